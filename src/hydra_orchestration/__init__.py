@@ -1,0 +1,1 @@
+"""Dagster assets, launchers and the remote entrypoint for hydra_transforms pipelines."""

@@ -1,0 +1,1 @@
+"""Write a transformation once as an Ibis expression with Pandera contracts; run it anywhere."""
