@@ -1,0 +1,243 @@
+"""Run a transform: read inputs, check their contracts, build, write, check the output, publish."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis.expr.types as ir
+
+from hydra_transforms import storage
+from hydra_transforms.contracts import (
+    ContractViolation,
+    ValidationReport,
+    contract_schema,
+    validate,
+)
+from hydra_transforms.engines import Engine
+from hydra_transforms.registry import Dataset, Registry, Source, Transform
+
+__all__ = ["RunResult", "read_dataset", "run_pipeline", "run_transform"]
+
+Location = str | Path
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one run of a transform produced."""
+
+    transform: str
+    engine: str
+    output: str | None
+    partition: str | None
+    rows: int
+    schema: Mapping[str, str]
+    duration_s: float
+    input_reports: tuple[ValidationReport, ...] = ()
+    output_report: ValidationReport | None = None
+    preview: tuple[Mapping[str, Any], ...] = ()
+    table: ir.Table | None = field(default=None, repr=False, compare=False)
+
+
+def read_dataset(
+    engine: Engine,
+    dataset: Dataset,
+    location: Location | None = None,
+    *,
+    partition: str | None = None,
+) -> ir.Table:
+    """A source or a transform's published output as an ibis table on ``engine``."""
+    if isinstance(dataset, Source) and dataset.format == "builtin":
+        assert dataset.loader is not None
+        table = engine.from_arrow(dataset.loader(), name=f"hydra_{dataset.name}")
+    elif location is None:
+        raise ValueError(f"dataset {dataset.name!r} needs a location (a path) to be read from")
+    elif isinstance(dataset, Source) and dataset.format == "csv":
+        schema = contract_schema(dataset.contract)
+        raw = engine.read_csv(str(location), columns=list(schema.names))
+        table = raw.select(
+            **{
+                name: raw[name].try_cast(dtype) if not dtype.is_string() else raw[name]
+                for name, dtype in schema.items()
+            }
+        )
+    else:
+        table = engine.read_parquet(str(location))
+    if partition is not None and dataset.partition_column:
+        table = table.filter(table[dataset.partition_column] == partition)
+    return table
+
+
+def run_transform(
+    registry: Registry,
+    name: str,
+    *,
+    engine: Engine,
+    inputs: Mapping[str, Location | ir.Table],
+    output: Location | None = None,
+    partition: str | None = None,
+    validate_inputs: bool = True,
+    validate_output: bool = True,
+    preview_rows: int = 0,
+) -> RunResult:
+    """Run one transform of ``registry`` on ``engine``.
+
+    ``inputs`` maps the names of the datasets the transform reads to their locations (or
+    to ibis tables already on ``engine``). With ``output``, the result is written as Parquet
+    (hive-partitioned by the transform's partition column) and published atomically only if
+    it passed its contract; without, it is only built and checked. ``partition`` restricts
+    the run to one value of the partition column: inputs are filtered to it and only that
+    partition of the output is replaced.
+    """
+    started = time.perf_counter()
+    transform = _transform(registry, name)
+    if partition is not None and transform.partition_column is None:
+        raise ValueError(f"transform {name!r} is not partitioned; run it without a partition")
+    tables = _read_inputs(registry, transform, engine, inputs, partition)
+    input_reports = _check_inputs(registry, transform, tables) if validate_inputs else ()
+    expr = transform(**tables)
+    if output is None:
+        result_table, report = expr, _check(expr, transform, validate_output)
+    else:
+        result_table, report = _write(
+            engine, transform, expr, Path(output), partition, validate_output
+        )
+    rows = (
+        report.rows
+        if report and report.rows is not None
+        else int(result_table.count().to_pyarrow().as_py())
+    )
+    return RunResult(
+        transform=name,
+        engine=engine.name,
+        output=str(output) if output is not None else None,
+        partition=partition,
+        rows=rows,
+        schema={col: str(dtype) for col, dtype in result_table.schema().items()},
+        duration_s=time.perf_counter() - started,
+        input_reports=input_reports,
+        output_report=report,
+        preview=_preview(result_table, preview_rows),
+        table=result_table,
+    )
+
+
+def run_pipeline(
+    registry: Registry,
+    *,
+    engine: Engine,
+    sources: Mapping[str, Location],
+    warehouse: Location,
+    partition: str | None = None,
+    validate_contracts: bool = True,
+) -> dict[str, RunResult]:
+    """Run every transform of ``registry`` in dependency order, each into ``warehouse/<name>``."""
+    locations: dict[str, Location | ir.Table] = dict(sources)
+    results = {}
+    for transform in registry.transforms:
+        output = Path(warehouse) / transform.name
+        results[transform.name] = run_transform(
+            registry,
+            transform.name,
+            engine=engine,
+            inputs={n: locations[n] for n in transform.inputs.values() if n in locations},
+            output=output,
+            partition=partition if transform.partition_column else None,
+            validate_inputs=validate_contracts,
+            validate_output=validate_contracts,
+        )
+        locations[transform.name] = output
+    return results
+
+
+def _transform(registry: Registry, name: str) -> Transform:
+    dataset = registry[name]
+    if not isinstance(dataset, Transform):
+        raise ValueError(
+            f"{name!r} is a source, not a transform; transforms: "
+            f"{', '.join(t.name for t in registry.transforms)}"
+        )
+    return dataset
+
+
+def _read_inputs(
+    registry: Registry,
+    transform: Transform,
+    engine: Engine,
+    inputs: Mapping[str, Location | ir.Table],
+    partition: str | None,
+) -> dict[str, ir.Table]:
+    tables = {}
+    for param, dataset_name in transform.inputs.items():
+        dataset = registry[dataset_name]
+        given = inputs.get(dataset_name)
+        if given is None and not (isinstance(dataset, Source) and dataset.format == "builtin"):
+            raise ValueError(
+                f"transform {transform.name!r} needs input {dataset_name!r}; given: "
+                f"{', '.join(sorted(inputs)) or 'nothing'}"
+            )
+        if isinstance(given, ir.Table):
+            table = given
+            if partition is not None and dataset.partition_column:
+                table = table.filter(table[dataset.partition_column] == partition)
+        else:
+            table = read_dataset(engine, dataset, given, partition=partition)
+        tables[param] = table
+    return tables
+
+
+def _check_inputs(
+    registry: Registry, transform: Transform, tables: Mapping[str, ir.Table]
+) -> tuple[ValidationReport, ...]:
+    reports = tuple(
+        validate(tables[param], registry[dataset].contract, dataset=dataset)
+        for param, dataset in transform.inputs.items()
+    )
+    failed = [r for r in reports if not r.passed]
+    if failed:
+        raise ContractViolation(*failed)
+    return reports
+
+
+def _check(table: ir.Table, transform: Transform, enabled: bool) -> ValidationReport | None:
+    if not enabled:
+        return None
+    return validate(table, transform.contract, dataset=transform.name).raise_for_failures()
+
+
+def _write(
+    engine: Engine,
+    transform: Transform,
+    expr: ir.Table,
+    output: Path,
+    partition: str | None,
+    validate_output: bool,
+) -> tuple[ir.Table, ValidationReport | None]:
+    staging = storage.staging_path(output)
+    try:
+        engine.write_parquet(expr, str(staging), partition_by=transform.partition_column)
+        staged = engine.read_parquet(str(staging)) if staging.exists() else None
+        report = _check(staged, transform, validate_output) if staged is not None else None
+    except BaseException:
+        storage.discard(staging)
+        raise
+    storage.publish(
+        staging,
+        output,
+        partition=(transform.partition_column, partition)
+        if transform.partition_column and partition
+        else None,
+    )
+    published = engine.read_parquet(str(output))
+    if partition is not None and transform.partition_column:
+        published = published.filter(published[transform.partition_column] == partition)
+    return published, report
+
+
+def _preview(table: ir.Table, rows: int) -> tuple[Mapping[str, Any], ...]:
+    if rows <= 0:
+        return ()
+    return tuple(table.limit(rows).to_pyarrow().to_pylist())
