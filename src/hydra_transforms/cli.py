@@ -81,7 +81,7 @@ def _cmd_contracts(registry: Registry, args: argparse.Namespace) -> int:
             flags += ["unique"] if column.unique else []
             flags += [str(check.error or check.name) for check in column.checks]
             print(f"  {name}: {', '.join(flags)}")
-        for check in schema.checks:
+        for check in schema.checks or []:
             print(f"  table check: {check.error or check.name}")
         if schema.unique:
             print(f"  unique: {schema.unique}")

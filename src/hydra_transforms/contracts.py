@@ -19,6 +19,9 @@ so the report is small and the same on every engine. The checks' ibis expression
 pandera's own (the registered check functions), so built-in and custom checks keep their meaning.
 """
 
+# pyright: reportAttributeAccessIssue=false, reportOperatorIssue=false, reportArgumentType=false
+# (ibis types a table's columns as the generic Column; their methods and operators resolve at run time)
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -215,7 +218,7 @@ def _structure_failures(table: ir.Table, schema: Any) -> list[CheckFailure]:
                 )
             )
     if schema.strict:
-        extra = [c for c in actual.names if c not in schema.columns]
+        extra = [c for c in actual if c not in schema.columns]
         if extra:
             failures.append(
                 CheckFailure(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+from ibis.backends.sql.datatypes import DuckDBType
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -81,11 +82,20 @@ class DuckDBEngine(Engine):
         return table.select(columns)
 
     def write_parquet(self, expr: ir.Table, path: str, *, partition_by: str | None) -> None:
+        # DuckDB computes SUM(BIGINT) as HUGEINT and writes HUGEINT to Parquet as DOUBLE, while
+        # ibis types the column int64 and elides a cast to it: cast every column in SQL.
+        columns = ", ".join(
+            f"CAST({_quote(name)} AS {DuckDBType.to_string(dtype)}) AS {_quote(name)}"
+            for name, dtype in expr.schema().items()
+        )
+        self.con._run_pre_execute_hooks(expr)  # registers ibis.memtable data, as to_parquet does
+        query = f"SELECT {columns} FROM ({self.con.compile(expr)})"
         if partition_by:
-            self.con.to_parquet(expr, path, partition_by=[partition_by])
-            return
-        Path(path).mkdir(parents=True, exist_ok=True)
-        self.con.to_parquet(expr, f"{path}/part-00000.parquet")
+            target, options = path, f", PARTITION_BY ({_quote(partition_by)})"
+        else:
+            Path(path).mkdir(parents=True, exist_ok=True)
+            target, options = f"{path}/part-00000.parquet", ""
+        self.con.raw_sql(f"COPY ({query}) TO '{_escape(target)}' (FORMAT parquet{options})")
 
 
 class SparkEngine(Engine):
@@ -167,6 +177,14 @@ def _duckdb_connection(database: str) -> Any:
     con = ibis.duckdb.connect(database)
     con.raw_sql("SET TimeZone = 'UTC'")
     return con
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _escape(literal: str) -> str:
+    return literal.replace("'", "''")
 
 
 def _is_file(path: str) -> bool:

@@ -57,7 +57,7 @@ def read_dataset(
         raise ValueError(f"dataset {dataset.name!r} needs a location (a path) to be read from")
     elif isinstance(dataset, Source) and dataset.format == "csv":
         schema = contract_schema(dataset.contract)
-        raw = engine.read_csv(str(location), columns=list(schema.names))
+        raw = engine.read_csv(str(location), columns=list(schema.keys()))
         table = raw.select(
             **{
                 name: raw[name].try_cast(dtype) if not dtype.is_string() else raw[name]

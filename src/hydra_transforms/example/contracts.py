@@ -1,5 +1,10 @@
 """Data contracts of the example pipeline: one pandera.ibis model per dataset."""
 
+# pyright: reportAttributeAccessIssue=false, reportOperatorIssue=false, reportArgumentType=false
+# (ibis types a table's columns as the generic Column; their methods and operators resolve at run time)
+# pyright: reportIncompatibleVariableOverride=false
+# (pandera models declare their settings in a nested Config class, by design)
+
 from __future__ import annotations
 
 import datetime

@@ -5,6 +5,9 @@ which other firms, per crawl. Each step is a pure ibis function; the registry be
 the runner, the command line and the Dagster assets are built from.
 """
 
+# pyright: reportAttributeAccessIssue=false, reportOperatorIssue=false, reportArgumentType=false
+# (ibis types a table's columns as the generic Column; their methods and operators resolve at run time)
+
 from __future__ import annotations
 
 import ibis
@@ -14,6 +17,7 @@ from hydra_transforms.example import contracts as c
 from hydra_transforms.example.psl import public_suffix_rules
 from hydra_transforms.example.urls import (
     SOCIAL_MEDIA_DOMAINS,
+    has_unsupported_scheme,
     is_valid_host,
     registered_domains,
     url_host,
@@ -62,7 +66,7 @@ def classify_seeds(seeds: ir.Table, rules: ir.Table) -> ir.Table:
     blank = joined.website.isnull() | (strip_whitespace(joined.website) == "")
     reason = ibis.cases(
         (blank, "blank_url"),
-        (joined.host.isnull(), "unsupported_scheme"),
+        (has_unsupported_scheme(joined.website), "unsupported_scheme"),
         (~is_valid_host(joined.host), "invalid_host"),
         (joined.domain.isnull(), "public_suffix"),
         (joined.domain.isin(SOCIAL_MEDIA_DOMAINS), "social_media"),

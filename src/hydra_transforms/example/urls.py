@@ -5,14 +5,18 @@ DuckDB (RE2) and Spark (java.util.regex) read alike — the patterns here use on
 syntax the two share.
 """
 
+# pyright: reportAttributeAccessIssue=false, reportOperatorIssue=false, reportArgumentType=false
+# (ibis types a table's columns as the generic Column; their methods and operators resolve at run time)
+
 from __future__ import annotations
+
+from typing import cast
 
 import ibis
 import ibis.expr.types as ir
 
 from hydra_transforms.example.contracts import HOST_PATTERN
 from hydra_transforms.example.psl import MAX_RULE_LABELS
-from hydra_transforms.expr import strip_whitespace
 
 __all__ = [
     "SOCIAL_MEDIA_DOMAINS",
@@ -40,10 +44,23 @@ SOCIAL_MEDIA_DOMAINS = (
     "youtube.com",
 )
 
-_HTTP = r"^https?://"
-_ANY_SCHEME = r"^[a-z][a-z0-9+.-]*:"
+# One regular expression takes the host out of a URL: optional scheme (http, https or
+# protocol-relative), optional user info, optional www./www2., the host (lazily, so that
+# trailing dots and a port stay outside), then the path, query or fragment.
+_HOST_IN_URL = (
+    r"(?s)^\s*(?:https?://|//)?(?:[^@/?#]*@)?(?:www[0-9]*\.)?"
+    r"([^/?#:@\s]*?)\.*(?::[0-9]*)?(?:[/?#\\\s].*)?$"
+)
+_ABSOLUTE = r"^\s*(?:https?:)?//"
+_HTTP = r"^\s*https?://"
 # "name:" followed by a non-digit is a scheme (mailto:, javascript:); "firm.de:8080" is a port.
-_OTHER_SCHEME = r"^[a-z][a-z0-9+.-]*:([^0-9]|$)"
+_ANY_SCHEME = r"^\s*[a-z][a-z0-9+.-]*:(?:[^0-9]|$)"
+
+
+def has_unsupported_scheme(url: ir.StringValue) -> ir.BooleanValue:
+    """True for URLs with a scheme other than http(s): mailto:, javascript:, ftp://, tel:."""
+    lowered = url.lower()
+    return (lowered.re_search(_ANY_SCHEME) & ~lowered.re_search(_HTTP)).fill_null(False)
 
 
 def url_host(url: ir.StringValue, *, require_scheme: bool = False) -> ir.StringValue:
@@ -54,29 +71,20 @@ def url_host(url: ir.StringValue, *, require_scheme: bool = False) -> ir.StringV
     with ``http(s)://`` or ``//`` — with ``require_scheme`` anything else (``/about``,
     ``page.html``) is relative and has no host. Other schemes (mailto:, ftp:) have no host.
     """
-    s = strip_whitespace(url).lower()
-    is_http = s.re_search(_HTTP)
-    relative_scheme = s.startswith("//")
-    other_scheme = s.re_search(_OTHER_SCHEME) & ~is_http
-    rest = s.re_replace(_HTTP, "").re_replace(r"^//", "")
-    authority = rest.re_extract(r"^([^/?#\\]*)", 1)
-    host = (
-        authority.re_replace(r"^.*@", "")
-        .re_replace(r":[0-9]*$", "")
-        .re_replace(r"\.+$", "")
-        .re_replace(r"^www[0-9]*\.", "")
-    )
-    no_host = other_scheme | url.isnull()
+    lowered = url.lower()
+    host = lowered.re_extract(_HOST_IN_URL, 1)
+    no_host = has_unsupported_scheme(url)
     if require_scheme:
-        no_host = no_host | ~(is_http | relative_scheme)
-    return ibis.ifelse(no_host.fill_null(True) | (host == ""), ibis.null(str), host)
+        no_host = no_host | ~lowered.re_search(_ABSOLUTE).fill_null(False)
+    result = ibis.ifelse(no_host | host.isnull() | (host == ""), ibis.null(str), host)
+    return cast(ir.StringValue, result)
 
 
 def is_valid_host(host: ir.StringValue) -> ir.BooleanValue:
     return host.re_search(HOST_PATTERN).fill_null(False)
 
 
-def label_count(host: ir.StringValue) -> ir.IntegerValue:
+def label_count(host: ir.StringValue) -> ir.NumericValue:
     return host.length() - host.replace(".", "").length() + 1
 
 
@@ -93,39 +101,50 @@ def registered_domains(hosts: ir.Table, rules: ir.Table) -> ir.Table:
     matching rule (an exact rule, or a wildcard ``*.parent``), an exception rule ``!x`` makes
     ``x`` registrable, and an unlisted top-level label is a suffix (the implicit ``*`` rule).
     The registered domain is the suffix plus one label; NULL when the host is a suffix itself.
+
+    Each host is read once: its candidate suffixes (last 1..N labels) are columns, unnested
+    into rows only to be joined with the (small) rule table.
     """
     distinct = hosts.select("host").distinct()
-    count = label_count(distinct.host)
-    candidates = ibis.union(
-        *[
-            distinct.filter(count >= k).mutate(
-                k=ibis.literal(k, "int64"),
-                cand=last_labels(distinct.host, k),
-                parent=last_labels(distinct.host, k - 1) if k > 1 else ibis.literal(""),
+    depth = MAX_RULE_LABELS + 1  # a registered domain is one label longer than its suffix
+    wide = distinct.mutate(**{f"c{k}": last_labels(distinct.host, k) for k in range(1, depth + 1)})
+    candidates = ibis.array(
+        [
+            ibis.struct(
+                {
+                    "k": ibis.literal(k, "int64"),
+                    "cand": wide[f"c{k}"],
+                    "parent": wide[f"c{k - 1}"] if k > 1 else "",
+                }
             )
-            for k in range(1, MAX_RULE_LABELS + 1)
+            for k in range(1, depth)
         ]
     )
+    long = wide.mutate(candidate=candidates).unnest("candidate")
+    long = long.mutate(
+        k=long.candidate["k"], cand=long.candidate["cand"], parent=long.candidate["parent"]
+    ).filter(lambda t: t.cand != "")
     own = rules.select(c_suffix=rules.suffix, c_exact=rules.exact, c_exception=rules.exception)
     wild = rules.filter(rules.wildcard).select(p_suffix=rules.suffix)
-    matched = candidates.left_join(own, candidates.cand == own.c_suffix).left_join(
-        wild, candidates.parent == wild.p_suffix
+    matched = long.left_join(own, long.cand == own.c_suffix).left_join(
+        wild, long.parent == wild.p_suffix
     )
     exception = matched.c_exception.fill_null(False)
     rule = (matched.c_exact.fill_null(False) | matched.p_suffix.notnull()) & ~exception
-    lengths = matched.group_by("host").aggregate(
+    per_host = matched.group_by("host").aggregate(
         rule_len=ibis.ifelse(rule, matched.k, 0).max(),
         exception_len=ibis.ifelse(exception, matched.k - 1, 0).max(),
+        **{f"c{k}": matched[f"c{k}"].max() for k in range(1, depth + 1)},
     )
-    lengths = lengths.mutate(
-        domain_len=ibis.ifelse(
-            lengths.exception_len > 0, lengths.exception_len, ibis.greatest(lengths.rule_len, 1)
+    domain_len = (
+        ibis.ifelse(
+            per_host.exception_len > 0,
+            per_host.exception_len,
+            ibis.greatest(per_host.rule_len, 1),
         )
         + 1
     )
-    domains = candidates.join(
-        lengths, [candidates.host == lengths.host, candidates.k == lengths.domain_len]
-    ).select(host=candidates.host, domain=candidates.cand)
-    return distinct.left_join(domains, distinct.host == domains.host).select(
-        host=distinct.host, domain=domains.domain
+    domain = ibis.cases(
+        *[(domain_len == k, per_host[f"c{k}"]) for k in range(2, depth + 1)], else_=ibis.null(str)
     )
+    return per_host.select("host", domain=domain.nullif(""))
