@@ -150,7 +150,7 @@ def connect(
         raise ValueError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
     factory: dict[str, Callable[[], Any]] = {
         "duckdb": lambda: _duckdb_connection(database),
-        "pyspark": lambda: ibis.pyspark.connect(spark or local_spark_session()),
+        "pyspark": lambda: _spark_connection(spark),
     }
     return ENGINES[engine](factory[engine]())
 
@@ -171,6 +171,11 @@ def local_spark_session(
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def _spark_connection(spark: SparkSession | None) -> Any:
+    session = spark or local_spark_session()  # says which extra to install if pyspark is missing
+    return ibis.pyspark.connect(session)
 
 
 def _duckdb_connection(database: str) -> Any:

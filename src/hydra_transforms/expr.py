@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import ibis.expr.types as ir
 
-__all__ = ["strip_whitespace"]
+__all__ = ["WHITESPACE", "strip_whitespace"]
+
+# ASCII whitespace, spelled out: ``\s`` means [\t\n\f\r ] in DuckDB's RE2 but also includes the
+# vertical tab in Java's regex (Spark), so the two engines would disagree on "\x0b".
+WHITESPACE = r"[ \t\n\r\f\x0b]"
 
 
 def strip_whitespace(value: ir.StringValue) -> ir.StringValue:
@@ -15,4 +19,4 @@ def strip_whitespace(value: ir.StringValue) -> ir.StringValue:
     literal as the letters ``v`` and ``f`` — so on Spark ``'facebook.com'.strip()`` gives
     ``'acebook.com'``. A regular expression means the same on DuckDB and Spark.
     """
-    return value.re_replace(r"^\s+|\s+$", "")
+    return value.re_replace(f"^{WHITESPACE}+|{WHITESPACE}+$", "")

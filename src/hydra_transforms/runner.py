@@ -100,7 +100,9 @@ def run_transform(
     input_reports = _check_inputs(registry, transform, tables) if validate_inputs else ()
     expr = transform(**tables)
     if output is None:
-        result_table, report = expr, _check(expr, transform, validate_output)
+        # Materialise once: checking and reading the result would otherwise recompute it per query.
+        result_table = expr.cache()
+        report = _check(result_table, transform, validate_output)
     else:
         result_table, report = _write(
             engine, transform, expr, Path(output), partition, validate_output

@@ -36,10 +36,14 @@ def public_suffix_rules() -> pa.Table:
             rule, kind = rule[1:], "exception"
         elif rule.startswith("*."):
             rule, kind = rule[2:], "wildcard"
-        entry = rules.setdefault(
-            rule, {"exact": False, "wildcard": False, "exception": False, "private": private}
-        )
-        entry[kind] = True
+        # Hosts in URLs are ASCII (punycode): list IDN rules in that form too, as the
+        # publicsuffixlist package does. Without it, "shop.xn--55qx5d.cn" (shop.公司.cn) got the
+        # registered domain "xn--55qx5d.cn", a public suffix.
+        for name in dict.fromkeys([rule, rule.encode("idna").decode("ascii")]):
+            entry = rules.setdefault(
+                name, {"exact": False, "wildcard": False, "exception": False, "private": private}
+            )
+            entry[kind] = True
     names = sorted(rules)
     return pa.table(
         {

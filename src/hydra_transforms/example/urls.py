@@ -17,9 +17,11 @@ import ibis.expr.types as ir
 
 from hydra_transforms.example.contracts import HOST_PATTERN
 from hydra_transforms.example.psl import MAX_RULE_LABELS
+from hydra_transforms.expr import WHITESPACE
 
 __all__ = [
     "SOCIAL_MEDIA_DOMAINS",
+    "has_unsupported_scheme",
     "is_valid_host",
     "label_count",
     "last_labels",
@@ -47,14 +49,15 @@ SOCIAL_MEDIA_DOMAINS = (
 # One regular expression takes the host out of a URL: optional scheme (http, https or
 # protocol-relative), optional user info, optional www./www2., the host (lazily, so that
 # trailing dots and a port stay outside), then the path, query or fragment.
+_WS = WHITESPACE[1:-1]  # the characters, for use inside other classes
 _HOST_IN_URL = (
-    r"(?s)^\s*(?:https?://|//)?(?:[^@/?#]*@)?(?:www[0-9]*\.)?"
-    r"([^/?#:@\s]*?)\.*(?::[0-9]*)?(?:[/?#\\\s].*)?$"
+    rf"(?s)^{WHITESPACE}*(?:https?://|//)?(?:[^@/?#]*@)?(?:www[0-9]*\.)?"
+    rf"([^/?#:@{_WS}]*?)\.*(?::[0-9]*)?(?:[/?#\\{_WS}].*)?$"
 )
-_ABSOLUTE = r"^\s*(?:https?:)?//"
-_HTTP = r"^\s*https?://"
+_ABSOLUTE = rf"^{WHITESPACE}*(?:https?:)?//"
+_HTTP = rf"^{WHITESPACE}*https?://"
 # "name:" followed by a non-digit is a scheme (mailto:, javascript:); "firm.de:8080" is a port.
-_ANY_SCHEME = r"^\s*[a-z][a-z0-9+.-]*:(?:[^0-9]|$)"
+_ANY_SCHEME = rf"^{WHITESPACE}*[a-z][a-z0-9+.-]*:(?:[^0-9]|$)"
 
 
 def has_unsupported_scheme(url: ir.StringValue) -> ir.BooleanValue:
@@ -76,7 +79,8 @@ def url_host(url: ir.StringValue, *, require_scheme: bool = False) -> ir.StringV
     no_host = has_unsupported_scheme(url)
     if require_scheme:
         no_host = no_host | ~lowered.re_search(_ABSOLUTE).fill_null(False)
-    result = ibis.ifelse(no_host | host.isnull() | (host == ""), ibis.null(str), host)
+    # Each expensive expression appears once: Spark inlines repeated references.
+    result = ibis.ifelse(no_host, ibis.null(str), host.nullif(""))
     return cast(ir.StringValue, result)
 
 
@@ -98,7 +102,8 @@ def registered_domains(hosts: ir.Table, rules: ir.Table) -> ir.Table:
     """Map each distinct ``host`` to its registered domain under the public suffix list.
 
     ``rules`` is the ``public_suffixes`` source. The public suffix of a host is its longest
-    matching rule (an exact rule, or a wildcard ``*.parent``), an exception rule ``!x`` makes
+    matching rule (an exact rule, a wildcard ``*.parent``, or the ``parent`` of a wildcard,
+    which is public too), an exception rule ``!x`` makes
     ``x`` registrable, and an unlisted top-level label is a suffix (the implicit ``*`` rule).
     The registered domain is the suffix plus one label; NULL when the host is a suffix itself.
 
@@ -124,13 +129,23 @@ def registered_domains(hosts: ir.Table, rules: ir.Table) -> ir.Table:
     long = long.mutate(
         k=long.candidate["k"], cand=long.candidate["cand"], parent=long.candidate["parent"]
     ).filter(lambda t: t.cand != "")
-    own = rules.select(c_suffix=rules.suffix, c_exact=rules.exact, c_exception=rules.exception)
+    own = rules.select(
+        c_suffix=rules.suffix,
+        c_exact=rules.exact,
+        c_wildcard=rules.wildcard,
+        c_exception=rules.exception,
+    )
     wild = rules.filter(rules.wildcard).select(p_suffix=rules.suffix)
     matched = long.left_join(own, long.cand == own.c_suffix).left_join(
         wild, long.parent == wild.p_suffix
     )
     exception = matched.c_exception.fill_null(False)
-    rule = (matched.c_exact.fill_null(False) | matched.p_suffix.notnull()) & ~exception
+    # The parent of a wildcard rule is a suffix too (``*.kawasaki.jp`` makes ``kawasaki.jp``
+    # public although it is not listed): the PSL linter requires it, browsers and the
+    # publicsuffixlist package implement it (publicsuffix/list#1989). Without this,
+    # ``kawasaki.jp`` or ``0e.vc`` were taken for registered domains.
+    own_rule = matched.c_exact.fill_null(False) | matched.c_wildcard.fill_null(False)
+    rule = (own_rule | matched.p_suffix.notnull()) & ~exception
     per_host = matched.group_by("host").aggregate(
         rule_len=ibis.ifelse(rule, matched.k, 0).max(),
         exception_len=ibis.ifelse(exception, matched.k - 1, 0).max(),
