@@ -1,14 +1,196 @@
-"""Settings resolved once from the environment, where Definitions are built."""
+"""Settings resolved once, where Definitions are built: engine, execution mode, locations.
+
+This is the only module that reads the environment. Everything below it receives a frozen
+``Settings`` object. Unknown values, impossible combinations and missing credentials are
+errors here, before anything is launched or paid for; secrets themselves are never read
+here (launchers read them at launch time through ``dagster.EnvVar``), only their presence.
+"""
 
 from __future__ import annotations
 
+import os
+import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
+__all__ = [
+    "CREDENTIALS",
+    "ENGINES",
+    "EXECUTION_MODES",
+    "Settings",
+    "SettingsError",
+    "check_engine",
+    "check_engine_override",
+    "load_settings",
+    "resolve_dagster_home",
+    "settings_from_environment",
+]
+
+ENGINES = ("pyspark", "duckdb", "emr", "databricks")
+EXECUTION_MODES = ("small_dev_sample_local", "small_dev_sample_s3", "full")
+DEFAULT_ENGINE, DEFAULT_MODE = "pyspark", "small_dev_sample_local"
 DEFAULT_DAGSTER_HOME_DIRNAME = ".dagster_home"
+# Engines that run on a cluster cannot read files that live on this machine.
+REMOTE_ENGINES = frozenset({"emr", "databricks"})
+LOCAL_MODES = frozenset({"small_dev_sample_local"})
+# Variables each engine needs (names only: values are read at launch through EnvVar).
+CREDENTIALS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "emr": ("ASCII_AWS_ACCESS_KEY_ID", "ASCII_AWS_SECRET_ACCESS_KEY"),
+        "databricks": ("DATABRICKS_HOST", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET"),
+    }
+)
+S3_CREDENTIALS = ("ASCII_AWS_ACCESS_KEY_ID", "ASCII_AWS_SECRET_ACCESS_KEY")
+
+
+class SettingsError(ValueError):
+    """A configuration value is unknown, impossible, or incomplete."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What Definitions are built from; frozen so that no run can change it for another."""
+
+    engine: str
+    mode: str
+    dagster_home: Path
+    sources: Mapping[str, str]
+    warehouse: str
+    partitions: tuple[str, ...]
+    spark_conf: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    config_path: str = "<packaged default>"
+
+    def output_location(self, dataset: str) -> str:
+        return f"{self.warehouse.rstrip('/')}/{dataset}"
+
+    def spark_conf_for(self, engine: str) -> dict[str, str]:
+        return dict(self.spark_conf.get(engine, {}))
+
+
+def load_settings(
+    environ: Mapping[str, str], *, cwd: Path, config_path: Path | None = None
+) -> Settings:
+    """Resolve and check the settings from the environment and the project config file."""
+    engine = _choice(environ, "SPARK_PIPES_ENGINE", ENGINES, DEFAULT_ENGINE)
+    mode = _choice(environ, "SPARK_EXECUTION_MODE", EXECUTION_MODES, DEFAULT_MODE)
+    path = config_path or _path_or_none(environ.get("HYDRA_CONFIG"))
+    config, root, label = _read_config(path, cwd=cwd)
+    check_engine(engine, mode=mode, environ=environ)
+    modes = config.get("modes", {})
+    if mode not in modes:
+        raise SettingsError(f"{label} has no [modes.{mode}] section (it has {sorted(modes)})")
+    s3_root = _s3_root(config.get("s3", {}), mode=mode, label=label)
+    locate = _locator(root=root, s3_root=s3_root)
+    mode_config = modes[mode]
+    return Settings(
+        engine=engine,
+        mode=mode,
+        dagster_home=resolve_dagster_home(environ, cwd=cwd),
+        sources=MappingProxyType(
+            {name: locate(loc) for name, loc in mode_config.get("sources", {}).items()}
+        ),
+        warehouse=locate(_required(mode_config, "warehouse", f"{label} [modes.{mode}]")),
+        partitions=tuple(config.get("partitions", {}).get("crawl_id", ())),
+        spark_conf=MappingProxyType(
+            {k: MappingProxyType(dict(v)) for k, v in config.get("spark", {}).items()}
+        ),
+        config_path=label,
+    )
+
+
+def settings_from_environment() -> Settings:
+    """The settings of this process: its environment, its working directory."""
+    return load_settings(os.environ, cwd=Path.cwd())
+
+
+def check_engine_override(engine: str, settings: Settings) -> None:
+    """Check an engine chosen per run (run config) exactly like SPARK_PIPES_ENGINE."""
+    check_engine(engine, mode=settings.mode, environ=os.environ)
+
+
+def check_engine(engine: str, *, mode: str, environ: Mapping[str, str]) -> None:
+    """Raise SettingsError if ``engine`` cannot run in ``mode`` with these credentials."""
+    if engine not in ENGINES:
+        raise SettingsError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
+    if engine in REMOTE_ENGINES and mode in LOCAL_MODES:
+        raise SettingsError(
+            f"engine {engine!r} cannot run in execution mode {mode!r}: its files live on this "
+            f"machine. Use small_dev_sample_s3 or full with {engine}, or a local engine "
+            f"(pyspark, duckdb) with {mode}."
+        )
+    needed = list(CREDENTIALS.get(engine, ()))
+    if mode not in LOCAL_MODES:
+        needed += [name for name in S3_CREDENTIALS if name not in needed]
+    missing = [name for name in needed if not environ.get(name, "").strip()]
+    if missing:
+        raise SettingsError(
+            f"engine {engine!r} in mode {mode!r} needs credentials that are not set: "
+            f"{', '.join(missing)}"
+        )
 
 
 def resolve_dagster_home(environ: Mapping[str, str], *, cwd: Path) -> Path:
     """DAGSTER_HOME if set, else a directory inside the project (the working directory)."""
     value = environ.get("DAGSTER_HOME", "").strip()
     return Path(value).expanduser().resolve() if value else cwd / DEFAULT_DAGSTER_HOME_DIRNAME
+
+
+def _choice(environ: Mapping[str, str], name: str, valid: tuple[str, ...], default: str) -> str:
+    value = environ.get(name, "").strip() or default
+    if value not in valid:
+        raise SettingsError(f"{name}={value!r} is not valid; valid values: {', '.join(valid)}")
+    return value
+
+
+def _path_or_none(value: str | None) -> Path | None:
+    return Path(value).expanduser() if value and value.strip() else None
+
+
+def _read_config(path: Path | None, *, cwd: Path) -> tuple[dict[str, Any], Path, str]:
+    """The config file's content, the directory its relative paths start from, and its name."""
+    if path is None:
+        text = resources.files("hydra_orchestration").joinpath("hydra.toml").read_text("utf-8")
+        return tomllib.loads(text), cwd, "the packaged hydra.toml"
+    if not path.is_file():
+        raise SettingsError(f"HYDRA_CONFIG points to {path}, which is not a file")
+    try:
+        return tomllib.loads(path.read_text("utf-8")), path.parent.resolve(), str(path)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path} is not valid TOML: {exc}") from exc
+
+
+def _s3_root(s3: Mapping[str, Any], *, mode: str, label: str) -> str | None:
+    bucket = str(s3.get("bucket", "")).strip()
+    if not bucket:
+        if mode not in LOCAL_MODES:
+            raise SettingsError(
+                f"execution mode {mode!r} reads from S3, but {label} sets no [s3] bucket; "
+                "set one in a config file and point HYDRA_CONFIG to it"
+            )
+        return None
+    prefix = str(s3.get("prefix", "")).strip("/")
+    return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+
+
+def _locator(*, root: Path, s3_root: str | None):
+    def locate(location: str) -> str:
+        if "{s3}" in location:
+            if s3_root is None:
+                raise SettingsError(f"location {location!r} needs an [s3] bucket")
+            return location.replace("{s3}", s3_root)
+        if "://" in location:
+            return location
+        path = Path(location).expanduser()
+        return str(path if path.is_absolute() else (root / path).resolve())
+
+    return locate
+
+
+def _required(section: Mapping[str, Any], key: str, where: str) -> str:
+    if key not in section:
+        raise SettingsError(f"{where} needs a {key!r} entry")
+    return str(section[key])

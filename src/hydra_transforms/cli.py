@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from collections.abc import Sequence
@@ -12,7 +11,7 @@ from typing import Any
 
 from hydra_transforms.contracts import ContractViolation, validate
 from hydra_transforms.engines import ENGINES, Engine, connect, local_spark_session
-from hydra_transforms.registry import Registry, Source, Transform
+from hydra_transforms.registry import Registry, Source, Transform, load_registry
 from hydra_transforms.runner import RunResult, read_dataset, run_pipeline, run_transform
 
 DEFAULT_REGISTRY = "hydra_transforms.example:registry"
@@ -35,20 +34,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"hydra: error: {message}", file=sys.stderr)
         return EXIT_USAGE
-
-
-def load_registry(spec: str) -> Registry:
-    """``package.module:attribute`` -> the Registry it names."""
-    module_name, _, attribute = spec.partition(":")
-    try:
-        registry = getattr(importlib.import_module(module_name), attribute or "registry")
-    except (ImportError, AttributeError) as exc:
-        raise UsageError(f"cannot load registry {spec!r} ({exc}); use module:attribute") from exc
-    if not isinstance(registry, Registry):
-        raise UsageError(
-            f"{spec!r} is a {type(registry).__name__}, not a hydra_transforms.Registry"
-        )
-    return registry
 
 
 def _cmd_list(registry: Registry, args: argparse.Namespace) -> int:

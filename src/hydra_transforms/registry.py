@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -15,7 +16,7 @@ import pyarrow as pa
 
 from hydra_transforms.contracts import Contract
 
-__all__ = ["Dataset", "Registry", "Source", "Transform"]
+__all__ = ["Dataset", "Registry", "Source", "Transform", "load_registry"]
 
 SourceFormat = Literal["parquet", "csv", "builtin"]
 SOURCE_FORMATS: tuple[str, ...] = ("parquet", "csv", "builtin")
@@ -185,3 +186,17 @@ def _check_name(name: str) -> None:
         raise ValueError(
             f"invalid dataset name {name!r}: use lower case letters, digits and underscores"
         )
+
+
+def load_registry(spec: str) -> Registry:
+    """``package.module:attribute`` -> the Registry it names (attribute defaults to ``registry``)."""
+    module_name, _, attribute = spec.partition(":")
+    try:
+        registry = getattr(importlib.import_module(module_name), attribute or "registry")
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot load registry {spec!r} ({exc}); use module:attribute") from exc
+    if not isinstance(registry, Registry):
+        raise ValueError(
+            f"{spec!r} is a {type(registry).__name__}, not a hydra_transforms.Registry"
+        )
+    return registry

@@ -1,0 +1,28 @@
+"""Launchers: how a step reaches its engine, looked up by engine name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+from hydra_orchestration.launchers.base import Launcher, StepResult, outcome_results
+from hydra_orchestration.launchers.local import DuckDBLauncher
+from hydra_orchestration.launchers.subprocess import PySparkSubprocessLauncher
+from hydra_orchestration.settings import Settings, SettingsError
+
+__all__ = ["LAUNCHERS", "Launcher", "StepResult", "launcher_for", "outcome_results"]
+
+LAUNCHERS: Mapping[str, Callable[[Settings], Launcher]] = MappingProxyType(
+    {
+        "duckdb": DuckDBLauncher,
+        "pyspark": PySparkSubprocessLauncher,
+    }
+)
+
+
+def launcher_for(engine: str, settings: Settings) -> Launcher:
+    if engine not in LAUNCHERS:
+        raise SettingsError(
+            f"engine {engine!r} has no launcher in this version; available: {', '.join(LAUNCHERS)}"
+        )
+    return LAUNCHERS[engine](settings)
