@@ -126,10 +126,13 @@ def _finish(name: str, results: Sequence[StepResult]) -> Iterator[StepResult]:
     """Pass the step's results on; a failed contract or a silent step fails the asset."""
     checks = [r for r in results if isinstance(r, dg.AssetCheckResult)]
     materializations = [r for r in results if isinstance(r, dg.MaterializeResult)]
-    if not checks and not materializations:
+    # Every step reports its contract check. Without one, nothing is known: note that Pipes'
+    # get_results() fills in a bare MaterializeResult for an asset that reported nothing, so
+    # a subprocess that exited 0 without opening Pipes would otherwise look like a success.
+    if not checks:
         raise dg.Failure(
-            description=f"{name}: the step reported nothing (it never opened Dagster Pipes, "
-            "or exited before reporting); nothing was published"
+            description=f"{name}: the step reported no contract check (it never opened Dagster "
+            "Pipes, or exited before reporting); it is not counted as materialized"
         )
     failed = [c for c in checks if not c.passed]
     if failed:

@@ -35,7 +35,9 @@ class PySparkSubprocessLauncher:
             invocation = self.client.run(
                 context=context, command=self.command(), extras={"step": request.to_dict()}
             )
-        except dg.DagsterPipesExecutionError as exc:
+        except (
+            Exception
+        ) as exc:  # DagsterPipesExecutionError (not exported); interrupts are BaseException
             raise dg.Failure(
                 description=f"the Spark subprocess for {request.transform} failed: {_explain(exc)}"
             ) from exc

@@ -50,10 +50,15 @@ SOCIAL_MEDIA_DOMAINS = (
 # protocol-relative), optional user info, optional www./www2., the host (lazily, so that
 # trailing dots and a port stay outside), then the path, query or fragment.
 _WS = WHITESPACE[1:-1]  # the characters, for use inside other classes
+# Java's "$" also matches before a final U+0085, U+2028 or U+2029 (line terminators to Java,
+# ordinary characters to RE2): "firm.de\u2028" had the host "firm.de" on Spark but an invalid
+# "firm.de\u2028" on DuckDB. They end a host here, on both engines.
+_LINE_ENDS = r"\x{85}\x{2028}\x{2029}"
 _HOST_IN_URL = (
     rf"(?s)^{WHITESPACE}*(?:https?://|//)?(?:[^@/?#]*@)?(?:www[0-9]*\.)?"
-    rf"([^/?#:@{_WS}]*?)\.*(?::[0-9]*)?(?:[/?#\\{_WS}].*)?$"
+    rf"([^/?#:@{_WS}{_LINE_ENDS}]*?)\.*(?::[0-9]*)?(?:[/?#\\{_WS}{_LINE_ENDS}].*)?$"
 )
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _ABSOLUTE = rf"^{WHITESPACE}*(?:https?:)?//"
 _HTTP = rf"^{WHITESPACE}*https?://"
 # "name:" followed by a non-digit is a scheme (mailto:, javascript:); "firm.de:8080" is a port.
@@ -62,7 +67,7 @@ _ANY_SCHEME = rf"^{WHITESPACE}*[a-z][a-z0-9+.-]*:(?:[^0-9]|$)"
 
 def has_unsupported_scheme(url: ir.StringValue) -> ir.BooleanValue:
     """True for URLs with a scheme other than http(s): mailto:, javascript:, ftp://, tel:."""
-    lowered = url.lower()
+    lowered = _lower_ascii(url)
     return (lowered.re_search(_ANY_SCHEME) & ~lowered.re_search(_HTTP)).fill_null(False)
 
 
@@ -74,7 +79,7 @@ def url_host(url: ir.StringValue, *, require_scheme: bool = False) -> ir.StringV
     with ``http(s)://`` or ``//`` — with ``require_scheme`` anything else (``/about``,
     ``page.html``) is relative and has no host. Other schemes (mailto:, ftp:) have no host.
     """
-    lowered = url.lower()
+    lowered = _lower_ascii(url)
     host = lowered.re_extract(_HOST_IN_URL, 1)
     no_host = has_unsupported_scheme(url)
     if require_scheme:
@@ -82,6 +87,13 @@ def url_host(url: ir.StringValue, *, require_scheme: bool = False) -> ir.StringV
     # Each expensive expression appears once: Spark inlines repeated references.
     result = ibis.ifelse(no_host, ibis.null(str), host.nullif(""))
     return cast(ir.StringValue, result)
+
+
+def _lower_ascii(value: ir.StringValue) -> ir.StringValue:
+    """Lower-case A-Z only: ``lower()`` maps "\u0130" (İ) to "i" on DuckDB but to "i\u0307" on
+    Spark, so "\u0130firm.de" was the valid host "ifirm.de" on DuckDB only. Non-ASCII letters
+    stay as they are (a host with them is not valid on either engine)."""
+    return value.translate(_UPPER, _UPPER.lower())
 
 
 def is_valid_host(host: ir.StringValue) -> ir.BooleanValue:
