@@ -119,7 +119,7 @@ def _transform_asset(
 
 def _builtin(registry: Registry, name: str) -> bool:
     dataset = registry[name]
-    return isinstance(dataset, Source) and dataset.format == "builtin"
+    return isinstance(dataset, Source) and dataset.builtin
 
 
 def _finish(name: str, results: Sequence[StepResult]) -> Iterator[StepResult]:

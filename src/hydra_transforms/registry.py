@@ -47,6 +47,11 @@ class Source:
         if (self.format == "builtin") != (self.loader is not None):
             raise ValueError(f"source {self.name!r}: a loader goes with format 'builtin' only")
 
+    @property
+    def builtin(self) -> bool:
+        """Data shipped with the code: it needs no location."""
+        return self.format == "builtin"
+
 
 @dataclass(frozen=True)
 class Transform:

@@ -50,7 +50,7 @@ def read_dataset(
     partition: str | None = None,
 ) -> ir.Table:
     """A source or a transform's published output as an ibis table on ``engine``."""
-    if isinstance(dataset, Source) and dataset.format == "builtin":
+    if isinstance(dataset, Source) and dataset.builtin:
         assert dataset.loader is not None
         table = engine.from_arrow(dataset.loader(), name=f"hydra_{dataset.name}")
     elif location is None:
@@ -66,9 +66,14 @@ def read_dataset(
         )
     else:
         table = engine.read_parquet(str(location))
-    if partition is not None and dataset.partition_column:
-        table = table.filter(table[dataset.partition_column] == partition)
-    return table
+    return _in_partition(table, dataset.partition_column, partition)
+
+
+def _in_partition(table: ir.Table, column: str | None, partition: str | None) -> ir.Table:
+    """The rows of one partition, when both the dataset and the run are partitioned."""
+    if partition is None or column is None:
+        return table
+    return table.filter(table[column] == partition)
 
 
 def run_transform(
@@ -107,22 +112,24 @@ def run_transform(
         result_table, report = _write(
             engine, transform, expr, Path(output), partition, validate_output
         )
-    rows = (
-        report.rows
-        if report and report.rows is not None
-        else int(result_table.count().to_pyarrow().as_py())
-    )
+    if report is not None and report.rows is not None:
+        rows = report.rows
+    else:
+        rows = int(result_table.count().to_pyarrow().as_py()) if result_table is not None else 0
     return RunResult(
         transform=name,
         engine=engine.name,
         output=str(output) if output is not None else None,
         partition=partition,
         rows=rows,
-        schema={col: str(dtype) for col, dtype in result_table.schema().items()},
+        schema={
+            col: str(dtype)
+            for col, dtype in (expr if result_table is None else result_table).schema().items()
+        },
         duration_s=time.perf_counter() - started,
         input_reports=input_reports,
         output_report=report,
-        preview=_preview(result_table, preview_rows),
+        preview=_preview(result_table, preview_rows) if result_table is not None else (),
         table=result_table,
     )
 
@@ -176,18 +183,15 @@ def _read_inputs(
     for param, dataset_name in transform.inputs.items():
         dataset = registry[dataset_name]
         given = inputs.get(dataset_name)
-        if given is None and not (isinstance(dataset, Source) and dataset.format == "builtin"):
+        if given is None and not (isinstance(dataset, Source) and dataset.builtin):
             raise ValueError(
                 f"transform {transform.name!r} needs input {dataset_name!r}; given: "
                 f"{', '.join(sorted(inputs)) or 'nothing'}"
             )
         if isinstance(given, ir.Table):
-            table = given
-            if partition is not None and dataset.partition_column:
-                table = table.filter(table[dataset.partition_column] == partition)
+            tables[param] = _in_partition(given, dataset.partition_column, partition)
         else:
-            table = read_dataset(engine, dataset, given, partition=partition)
-        tables[param] = table
+            tables[param] = read_dataset(engine, dataset, given, partition=partition)
     return tables
 
 
@@ -217,26 +221,29 @@ def _write(
     output: Path,
     partition: str | None,
     validate_output: bool,
-) -> tuple[ir.Table, ValidationReport | None]:
+) -> tuple[ir.Table | None, ValidationReport | None]:
+    """Write to staging, check the staged data, publish; None when there were no rows at all.
+
+    Engines write no file for an empty partitioned result: the partition (or the dataset) is
+    then empty, and publishing removes the previous one.
+    """
     staging = storage.staging_path(output)
     try:
         engine.write_parquet(expr, str(staging), partition_by=transform.partition_column)
-        staged = engine.read_parquet(str(staging)) if staging.exists() else None
+        wrote = storage.has_data(staging)
+        staged = engine.read_parquet(str(staging)) if wrote else None
         report = _check(staged, transform, validate_output) if staged is not None else None
     except BaseException:
         storage.discard(staging)
         raise
+    column = transform.partition_column
     storage.publish(
-        staging,
-        output,
-        partition=(transform.partition_column, partition)
-        if transform.partition_column and partition
-        else None,
+        staging, output, partition=(column, partition) if column and partition else None
     )
+    if not wrote:
+        return None, report
     published = engine.read_parquet(str(output))
-    if partition is not None and transform.partition_column:
-        published = published.filter(published[transform.partition_column] == partition)
-    return published, report
+    return _in_partition(published, column, partition), report
 
 
 def _preview(table: ir.Table, rows: int) -> tuple[Mapping[str, Any], ...]:

@@ -12,7 +12,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-__all__ = ["PublishError", "discard", "publish", "staging_path"]
+__all__ = ["PublishError", "discard", "has_data", "publish", "staging_path"]
 
 
 class PublishError(RuntimeError):
@@ -23,6 +23,11 @@ def staging_path(output: str | Path) -> Path:
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     return output.parent / f".{output.name}.staging-{uuid.uuid4().hex[:12]}"
+
+
+def has_data(directory: str | Path) -> bool:
+    """Whether an engine wrote any Parquet file there (an empty result writes none)."""
+    return any(Path(directory).rglob("*.parquet"))
 
 
 def discard(staging: str | Path) -> None:

@@ -154,3 +154,19 @@ def test_publish_refuses_a_partition_run_that_produced_other_partitions(tmp_path
         publish(staging, output, partition=("day", "d1"))
     assert not output.exists()
     assert not staging.exists()
+
+
+def test_an_empty_partitioned_result_is_zero_rows_not_an_error(
+    engine: Engine, tmp_path: Path
+) -> None:
+    source = _events(tmp_path / "events", {"d1": ["1"]})
+    output = tmp_path / "totals"
+    run_transform(registry, "totals", engine=engine, inputs={"events": source}, output=output)
+    empty = engine.read_parquet(str(source)).filter(lambda t: t.day == "none")
+    result = run_transform(
+        registry, "totals", engine=engine, inputs={"events": empty}, output=output, partition="d1"
+    )
+    assert result.rows == 0
+    assert result.schema == {"day": "string", "total": "int64"}
+    assert not (output / "day=d1").exists()  # the partition is now empty
+    assert _leftovers(tmp_path) == []
