@@ -54,7 +54,7 @@ class Engine(ABC):
         """A Parquet file, or a directory of (hive-partitioned) Parquet files."""
 
     @abstractmethod
-    def read_csv(self, path: str, columns: list[str]) -> ir.Table:
+    def read_csv(self, path: str) -> ir.Table:
         """A CSV file with a header, every column read as a string (typed later, alike)."""
 
     @abstractmethod
@@ -77,9 +77,11 @@ class DuckDBEngine(Engine):
         # Partition values stay strings on both engines (Spark's inference is off too).
         return self.con.read_parquet(pattern, hive_partitioning=True, hive_types_autocast=False)
 
-    def read_csv(self, path: str, columns: list[str]) -> ir.Table:
+    def read_csv(self, path: str) -> ir.Table:
+        # Materialised as text first: DuckDB 2.0 pushes a later TRY_CAST into its CSV reader,
+        # which then raises on "x12" instead of yielding NULL (duckdb/duckdb#23818).
         table = self.con.read_csv(path, header=True, all_varchar=True)
-        return table.select(columns)
+        return self.con.create_table(ibis.util.gen_name("hydra_csv"), table, temp=True)
 
     def write_parquet(self, expr: ir.Table, path: str, *, partition_by: str | None) -> None:
         # DuckDB computes SUM(BIGINT) as HUGEINT and writes HUGEINT to Parquet as DOUBLE, while
@@ -115,9 +117,8 @@ class SparkEngine(Engine):
     def read_parquet(self, path: str) -> ir.Table:
         return self.con.read_parquet(path)
 
-    def read_csv(self, path: str, columns: list[str]) -> ir.Table:
-        table = self.con.read_csv(path, header=True, inferSchema=False)
-        return table.select(columns)
+    def read_csv(self, path: str) -> ir.Table:
+        return self.con.read_csv(path, header=True, inferSchema=False)
 
     def write_parquet(self, expr: ir.Table, path: str, *, partition_by: str | None) -> None:
         options: dict[str, Any] = {"mode": "errorifexists"}

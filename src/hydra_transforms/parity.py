@@ -131,7 +131,9 @@ def compare_tables(
     exact = len(order) - len(floats)
     only_l = Counter(r[:exact] for r in rows_l) - Counter(r[:exact] for r in rows_r)
     only_r = Counter(r[:exact] for r in rows_r) - Counter(r[:exact] for r in rows_l)
-    differences = [f"row counts: {names[0]} {len(rows_l):,}, {names[1]} {len(rows_r):,}"]
+    differences = []
+    if len(rows_l) != len(rows_r):
+        differences.append(f"row counts: {names[0]} {len(rows_l):,}, {names[1]} {len(rows_r):,}")
     differences += _shown(f"only in {names[0]}", order[:exact], only_l)
     differences += _shown(f"only in {names[1]}", order[:exact], only_r)
     if not only_l and not only_r:

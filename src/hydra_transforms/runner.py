@@ -56,12 +56,15 @@ def read_dataset(
     elif location is None:
         raise ValueError(f"dataset {dataset.name!r} needs a location (a path) to be read from")
     elif isinstance(dataset, Source) and dataset.format == "csv":
+        # Text columns become the contract's types (NULL where they do not parse); missing
+        # and extra columns are left for the contract to report.
         schema = contract_schema(dataset.contract)
-        raw = engine.read_csv(str(location), columns=list(schema.keys()))
-        table = raw.select(
+        raw = engine.read_csv(str(location))
+        table = raw.mutate(
             **{
-                name: raw[name].try_cast(dtype) if not dtype.is_string() else raw[name]
-                for name, dtype in schema.items()
+                name: raw[name].try_cast(schema[name])
+                for name in raw.columns
+                if name in schema and not schema[name].is_string()
             }
         )
     else:
@@ -99,6 +102,11 @@ def run_transform(
     """
     started = time.perf_counter()
     transform = _transform(registry, name)
+    if output is not None and "://" in str(output):
+        raise ValueError(
+            f"output {output} is not a local path: this version publishes to local file systems "
+            "only (object stores need the remote engines' own committers)"
+        )
     if partition is not None and transform.partition_column is None:
         raise ValueError(f"transform {name!r} is not partitioned; run it without a partition")
     tables = _read_inputs(registry, transform, engine, inputs, partition)

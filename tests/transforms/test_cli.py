@@ -124,3 +124,17 @@ def test_bad_input_is_a_clear_usage_error(
 
 def test_the_console_script_is_installed() -> None:
     assert shutil.which("hydra") or (Path(__file__).parents[2] / ".venv/bin/hydra").exists()
+
+
+@pytest.mark.duckdb
+def test_validate_reports_missing_extra_and_unparsable_csv_columns(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "seeds.csv"
+    bad.write_text("company_id,website,country,notes\nx12,a.de,DE,hi\n")
+    code, out, err = _run(capsys, "validate", "seed_nodes", str(bad))
+    assert code == EXIT_CONTRACT, err
+    assert "column 'company_name' failed column_in_dataframe: column is missing" in out
+    assert "unexpected columns ['notes']" in out
+    assert "column 'company_id' failed not_nullable (1 failing row)" in out
+    assert "Traceback" not in err

@@ -142,6 +142,8 @@ def test_missing_inputs_and_wrong_partitions_are_clear_errors(
         run_transform(registry, "totals", engine=engine, inputs={})
     with pytest.raises(ValueError, match="'events' is a source, not a transform"):
         run_transform(registry, "events", engine=engine, inputs={})
+    with pytest.raises(ValueError, match="s3://bucket/totals is not a local path"):
+        run_transform(registry, "totals", engine=engine, inputs={}, output="s3://bucket/totals")
 
 
 def test_publish_refuses_a_partition_run_that_produced_other_partitions(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ def crawl_id_from_path(path: str | os.PathLike[str]) -> str:
     if match is None:
         raise ValueError(
             f"cannot tell the crawl of {os.fspath(path)!r}: its path has no CC-MAIN-YYYY-WW "
-            "directory (as in crawl-data/CC-MAIN-2024-10/...); pass crawl_id"
+            "directory (as in crawl-data/CC-MAIN-2024-10/...); pass crawl_id= (or --crawl-id on the command line)"
         )
     return match[1]
 
@@ -216,7 +216,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--crawl-id", help="e.g. CC-MAIN-2024-10 (default: from each path)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    rows = wat_to_parquet(args.inputs, args.out_dir, crawl_id=args.crawl_id)
+    if args.crawl_id is not None and not re.fullmatch(r"CC-MAIN-[0-9]{4}-[0-9]{2}", args.crawl_id):
+        parser.error(f"--crawl-id {args.crawl_id!r} is not a crawl id like CC-MAIN-2024-10")
+    try:
+        rows = wat_to_parquet(args.inputs, args.out_dir, crawl_id=args.crawl_id)
+    except ValueError as exc:
+        parser.error(str(exc))
     print(f"{rows} link records from {len(args.inputs)} files -> {args.out_dir}")
 
 
