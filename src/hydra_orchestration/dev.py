@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from hydra_orchestration.settings import resolve_dagster_home
+from hydra_orchestration.settings import dagster_home_from_environment, environment_with
 
 _INSTANCE_YAML = """\
 # Written by `make start` on first start; edit freely.
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000)
     args = parser.parse_args(argv)
-    home = prepare_dagster_home(resolve_dagster_home(os.environ, cwd=Path.cwd()))
+    home = prepare_dagster_home(dagster_home_from_environment())
     print(f"DAGSTER_HOME={home}\nDagster UI: http://localhost:{args.port}", flush=True)
     command = [
         sys.executable,
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
         "--port",
         str(args.port),
     ]
-    os.execve(sys.executable, command, {**os.environ, "DAGSTER_HOME": str(home)})
+    os.execve(sys.executable, command, environment_with(DAGSTER_HOME=str(home)))
 
 
 if __name__ == "__main__":

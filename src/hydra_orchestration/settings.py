@@ -25,6 +25,8 @@ __all__ = [
     "SettingsError",
     "check_engine",
     "check_engine_override",
+    "dagster_home_from_environment",
+    "environment_with",
     "load_settings",
     "resolve_dagster_home",
     "settings_from_environment",
@@ -105,6 +107,16 @@ def load_settings(
 def settings_from_environment() -> Settings:
     """The settings of this process: its environment, its working directory."""
     return load_settings(os.environ, cwd=Path.cwd())
+
+
+def dagster_home_from_environment() -> Path:
+    """DAGSTER_HOME of this process, or the project default (for `make start`)."""
+    return resolve_dagster_home(os.environ, cwd=Path.cwd())
+
+
+def environment_with(**overrides: str) -> dict[str, str]:
+    """This process' environment with some variables set (for a child process)."""
+    return {**os.environ, **overrides}
 
 
 def check_engine_override(engine: str, settings: Settings) -> None:
