@@ -1,0 +1,1 @@
+"""Benchmarks of ascii-hydra: ``python -m bench --quick`` (make bench) or ``--full``."""

@@ -1,0 +1,263 @@
+"""Benchmarks: ``python -m bench --quick`` (make bench, < 10 min) or ``--full``.
+
+Prints every ratio as it is measured, writes ``bench/results/<profile>.json`` and the PNG
+plots in ``docs/img/``. Generated data and scratch outputs go to ``bench/results/raw/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.harness import ROOT, call_worker, load_average, median_ratio, timed_process
+
+RAW = ROOT / "bench" / "results" / "raw"
+RESULTS = ROOT / "bench" / "results"
+PARTITION = "CC-MAIN-2024-10"
+SAMPLE = ROOT / "data" / "sample"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    duckdb_sizes: tuple[int, ...]
+    spark_sizes: tuple[int, ...]
+    duckdb_abstraction: int
+    spark_abstraction: int
+    repeats: int
+    spark_repeats: int
+    devloop_repeats: int
+    orchestration_repeats: int
+
+
+PROFILES = {
+    # Spark on this shared 2-core machine takes minutes per run at 10^6 links (7.4 min measured
+    # under load): quick compares Spark at 10^5 with one timed run after a warm-up.
+    "quick": Profile(
+        name="quick",
+        duckdb_sizes=(100_000, 1_000_000),
+        spark_sizes=(10_000, 100_000),
+        duckdb_abstraction=1_000_000,
+        spark_abstraction=100_000,
+        repeats=3,
+        spark_repeats=1,
+        devloop_repeats=1,
+        orchestration_repeats=1,
+    ),
+    "full": Profile(
+        name="full",
+        duckdb_sizes=(100_000, 1_000_000, 10_000_000, 100_000_000),
+        spark_sizes=(100_000, 1_000_000, 10_000_000),
+        duckdb_abstraction=10_000_000,
+        spark_abstraction=1_000_000,
+        repeats=5,
+        spark_repeats=3,
+        devloop_repeats=3,
+        orchestration_repeats=3,
+    ),
+}
+
+
+def _data(n: int) -> Path:
+    from hydra_transforms.example.generate import generate_crawl_records
+
+    out = RAW / "data" / f"n{n}"
+    if not (out / "seed_nodes.csv").exists():
+        generate_crawl_records(n, out_dir=out)
+    return out
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def abstraction(p: Profile, results: dict[str, Any]) -> None:
+    for engine, n in (("duckdb", p.duckdb_abstraction), ("pyspark", p.spark_abstraction)):
+        work = RAW / "work" / f"{engine}-{n}"
+        r = call_worker(
+            "abstraction",
+            engine=engine,
+            data=str(_data(n)),
+            work=str(work),
+            repeats=p.repeats if engine == "duckdb" else p.spark_repeats,
+            warmup_data=str(SAMPLE) if engine == "pyspark" else None,
+        )
+        r["n"] = n
+        v = r["variants"]
+        r["ratio_hydra_vs_baseline"] = median_ratio(v["hydra"], v["baseline"])
+        r["ratio_contracts_on_vs_off"] = median_ratio(v["hydra_contracts"], v["hydra"])
+        results.setdefault("abstraction", {})[engine] = r
+        _say(
+            f"abstraction {engine} n={n:,}: hydra/baseline = {r['ratio_hydra_vs_baseline']}"
+            f" (parity {'equal' if r['parity_equal'] else 'DIFFERENT'}); "
+            f"contracts on/off = {r['ratio_contracts_on_vs_off']}"
+        )
+
+
+def scaling(p: Profile, results: dict[str, Any]) -> None:
+    import numpy as np
+
+    done = results.get("abstraction", {})
+    for engine, sizes in (("duckdb", p.duckdb_sizes), ("pyspark", p.spark_sizes)):
+        points = []
+        for n in sizes:
+            if done.get(engine, {}).get("n") == n:
+                v = done[engine]["variants"]["hydra"]
+            else:
+                work = RAW / "work" / f"scale-{engine}-{n}"
+                r = call_worker(
+                    "abstraction",
+                    engine=engine,
+                    data=str(_data(n)),
+                    work=str(work),
+                    repeats=p.repeats if engine == "duckdb" else p.spark_repeats,
+                    warmup_data=str(SAMPLE) if engine == "pyspark" else None,
+                    baseline=False,
+                    contracts=False,
+                )
+                v = r["variants"]["hydra"]
+            points.append({"n": n, **v})
+            _say(
+                f"scaling {engine} n={n:,}: {v['median_s']:.2f} s, peak {v['max_peak_rss_mib']} MiB"
+            )
+        k = None
+        if len(points) > 1:
+            x = np.log([pt["n"] for pt in points])
+            y = np.log([pt["median_s"] for pt in points])
+            k = round(float(np.polyfit(x, y, 1)[0]), 3)
+        results.setdefault("scaling", {})[engine] = {"points": points, "k": k}
+        _say(f"scaling {engine}: time ~ n^{k}")
+
+
+def devloop(p: Profile, results: dict[str, Any]) -> None:
+    out: dict[str, Any] = {}
+    for mark in ("duckdb", "pyspark"):
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            mark,
+            "tests/example",
+            "tests/transforms",
+        ]
+        runs = [timed_process(cmd) for _ in range(p.devloop_repeats)]
+        out[mark] = {
+            "command": " ".join(["python", *cmd[1:]]),
+            "runs": runs,
+            "median_s": round(sorted(r["seconds"] for r in runs)[len(runs) // 2], 2),
+        }
+        _say(f"devloop {mark}: {out[mark]['median_s']} s ({runs[-1]['tail']})")
+    out["ratio_pyspark_vs_duckdb"] = round(
+        out["pyspark"]["median_s"] / out["duckdb"]["median_s"], 2
+    )
+    results["devloop"] = out
+    _say(f"devloop: pyspark/duckdb = {out['ratio_pyspark_vs_duckdb']}")
+
+
+def orchestration(p: Profile, results: dict[str, Any]) -> None:
+    import statistics
+
+    runs = [
+        call_worker("orchestration", work=str(RAW / "work" / "orch"), partition=PARTITION)
+        for _ in range(p.orchestration_repeats)
+    ]
+    med = {
+        v: statistics.median(r["variants"][v]["median_s"] for r in runs)
+        for v in ("dagster", "plain")
+    }
+    start = statistics.median(r["first_spark_session_s"] for r in runs)
+    results["orchestration"] = {
+        "runs": runs,
+        "median_s": med,
+        "ratio_dagster_vs_plain": round(med["dagster"] / med["plain"], 2),
+        "spark_session_start_s": round(start, 2),
+        "spark_starts_per_dagster_run": 5,
+    }
+    _say(
+        f"orchestration (sample, {PARTITION}): dagster/plain = "
+        f"{results['orchestration']['ratio_dagster_vs_plain']} "
+        f"({med['dagster']:.1f} s vs {med['plain']:.1f} s; one Spark start {start:.1f} s)"
+    )
+
+
+def machine() -> dict[str, Any]:
+    from importlib.metadata import version
+
+    import psutil
+
+    return {
+        "platform": platform.platform(),
+        "cpus": psutil.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "versions": {
+            pkg: version(pkg)
+            for pkg in ("duckdb", "ibis-framework", "pyspark", "pandera", "dagster")
+        },
+        "load_at_start": load_average(),
+    }
+
+
+SUITES = {
+    "abstraction": abstraction,
+    "scaling": scaling,
+    "devloop": devloop,
+    "orchestration": orchestration,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quick", action="store_true", help="the make bench run (default)")
+    group.add_argument("--full", action="store_true", help="larger sizes, more repeats")
+    parser.add_argument("--only", nargs="+", choices=list(SUITES), default=list(SUITES))
+    parser.add_argument(
+        "--render", action="store_true", help="only redo the plots and doc tables from the JSON"
+    )
+    args = parser.parse_args(argv)
+    profile = PROFILES["full" if args.full else "quick"]
+    path = RESULTS / f"{profile.name}.json"
+    if args.render:
+        results = json.loads(path.read_text())
+    else:
+        results = measure(profile, args.only)
+        path.write_text(json.dumps(results, indent=1) + "\n")
+        _say(f"wrote {path.relative_to(ROOT)}")
+    publish(results)
+
+
+def measure(profile: Profile, suites: list[str]) -> dict[str, Any]:
+    command = f"python -m bench --{profile.name}"
+    if suites != list(SUITES):
+        command += " --only " + " ".join(suites)
+    results: dict[str, Any] = {"profile": profile.name, "command": command, "machine": machine()}
+    partial = RAW / f"{profile.name}.partial.json"
+    for name in suites:
+        SUITES[name](profile, results)
+        partial.write_text(json.dumps(results, indent=1) + "\n")  # survives a later failure
+    results["load_at_end"] = load_average()
+    return results
+
+
+def publish(results: dict[str, Any]) -> None:
+    from bench.plots import plot_all
+    from bench.report import update_doc
+
+    for png in plot_all(results, ROOT / "docs" / "img"):
+        _say(f"wrote {png.relative_to(ROOT)}")
+    update_doc(ROOT / "docs" / "benchmarks.md", results)
+    _say("updated docs/benchmarks.md")
+
+
+if __name__ == "__main__":
+    main()

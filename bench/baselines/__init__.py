@@ -1,0 +1,1 @@
+"""Hand-written versions of the example pipeline, the baselines of the abstraction cost."""
