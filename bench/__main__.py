@@ -76,17 +76,24 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
+def _pipeline_runs(
+    p: Profile, engine: str, n: int, *, work: Path, **variants: bool
+) -> dict[str, Any]:
+    """One worker timing the example pipeline on ``engine`` at ``n`` links."""
+    return call_worker(
+        "abstraction",
+        engine=engine,
+        data=str(_data(n)),
+        work=str(work),
+        repeats=p.repeats if engine == "duckdb" else p.spark_repeats,
+        warmup_data=str(SAMPLE) if engine == "pyspark" else None,
+        **variants,
+    )
+
+
 def abstraction(p: Profile, results: dict[str, Any]) -> None:
     for engine, n in (("duckdb", p.duckdb_abstraction), ("pyspark", p.spark_abstraction)):
-        work = RAW / "work" / f"{engine}-{n}"
-        r = call_worker(
-            "abstraction",
-            engine=engine,
-            data=str(_data(n)),
-            work=str(work),
-            repeats=p.repeats if engine == "duckdb" else p.spark_repeats,
-            warmup_data=str(SAMPLE) if engine == "pyspark" else None,
-        )
+        r = _pipeline_runs(p, engine, n, work=RAW / "work" / f"{engine}-{n}")
         r["n"] = n
         v = r["variants"]
         r["ratio_hydra_vs_baseline"] = median_ratio(v["hydra"], v["baseline"])
@@ -110,16 +117,7 @@ def scaling(p: Profile, results: dict[str, Any]) -> None:
                 v = done[engine]["variants"]["hydra"]
             else:
                 work = RAW / "work" / f"scale-{engine}-{n}"
-                r = call_worker(
-                    "abstraction",
-                    engine=engine,
-                    data=str(_data(n)),
-                    work=str(work),
-                    repeats=p.repeats if engine == "duckdb" else p.spark_repeats,
-                    warmup_data=str(SAMPLE) if engine == "pyspark" else None,
-                    baseline=False,
-                    contracts=False,
-                )
+                r = _pipeline_runs(p, engine, n, work=work, baseline=False, contracts=False)
                 v = r["variants"]["hydra"]
             points.append({"n": n, **v})
             _say(
