@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,8 @@ from hydra_transforms.registry import Dataset, Registry, Source, Transform
 __all__ = ["RunResult", "read_dataset", "run_pipeline", "run_transform"]
 
 Location = str | Path
+# A dataset (or one partition of it) whose contract this run has checked: (name, partition).
+Checked = MutableSet[tuple[str, str | None]]
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ def run_transform(
     validate_inputs: bool = True,
     validate_output: bool = True,
     preview_rows: int = 0,
+    checked: Checked | None = None,
 ) -> RunResult:
     """Run one transform of ``registry`` on ``engine``.
 
@@ -99,6 +102,9 @@ def run_transform(
     it passed its contract; without, it is only built and checked. ``partition`` restricts
     the run to one value of the partition column: inputs are filtered to it and only that
     partition of the output is replaced.
+
+    ``checked`` lets several transforms of one run check each dataset once: inputs named in it
+    are not checked again, and every input and output that passes is added to it.
     """
     started = time.perf_counter()
     transform = _transform(registry, name)
@@ -110,7 +116,9 @@ def run_transform(
     if partition is not None and transform.partition_column is None:
         raise ValueError(f"transform {name!r} is not partitioned; run it without a partition")
     tables = _read_inputs(registry, transform, engine, inputs, partition)
-    input_reports = _check_inputs(registry, transform, tables) if validate_inputs else ()
+    input_reports = (
+        _check_inputs(registry, transform, tables, partition, checked) if validate_inputs else ()
+    )
     expr = transform(**tables)
     if output is None:
         # Materialise once: checking and reading the result would otherwise recompute it per query.
@@ -120,6 +128,8 @@ def run_transform(
         result_table, report = _write(
             engine, transform, expr, Path(output), partition, validate_output
         )
+    if report is not None and checked is not None:
+        checked.add((name, partition))
     if report is not None and report.rows is not None:
         rows = report.rows
     else:
@@ -154,6 +164,7 @@ def run_pipeline(
     """Run every transform of ``registry`` in dependency order, each into ``warehouse/<name>``."""
     locations: dict[str, Location | ir.Table] = dict(sources)
     results = {}
+    checked: Checked = set()  # each dataset's contract is checked once per pipeline run
     for transform in registry.transforms:
         output = Path(warehouse) / transform.name
         results[transform.name] = run_transform(
@@ -165,6 +176,7 @@ def run_pipeline(
             partition=partition if transform.partition_column else None,
             validate_inputs=validate_contracts,
             validate_output=validate_contracts,
+            checked=checked,
         )
         locations[transform.name] = output
     return results
@@ -204,15 +216,26 @@ def _read_inputs(
 
 
 def _check_inputs(
-    registry: Registry, transform: Transform, tables: Mapping[str, ir.Table]
+    registry: Registry,
+    transform: Transform,
+    tables: Mapping[str, ir.Table],
+    partition: str | None,
+    checked: Checked | None,
 ) -> tuple[ValidationReport, ...]:
+    keys = {
+        param: (dataset, partition if registry[dataset].partition_column else None)
+        for param, dataset in transform.inputs.items()
+    }
     reports = tuple(
         validate(tables[param], registry[dataset].contract, dataset=dataset)
         for param, dataset in transform.inputs.items()
+        if checked is None or keys[param] not in checked
     )
     failed = [r for r in reports if not r.passed]
     if failed:
         raise ContractViolation(*failed)
+    if checked is not None:
+        checked.update(keys.values())
     return reports
 
 

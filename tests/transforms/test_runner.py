@@ -13,7 +13,8 @@ import pytest
 from hydra_transforms.contracts import ContractViolation
 from hydra_transforms.engines import Engine
 from hydra_transforms.registry import Registry
-from hydra_transforms.runner import run_transform
+from hydra_transforms import runner
+from hydra_transforms.runner import run_pipeline, run_transform
 from hydra_transforms.storage import PublishError, publish
 
 
@@ -172,3 +173,53 @@ def test_an_empty_partitioned_result_is_zero_rows_not_an_error(
     assert result.schema == {"day": "string", "total": "int64"}
     assert not (output / "day=d1").exists()  # the partition is now empty
     assert _leftovers(tmp_path) == []
+
+
+def test_a_pipeline_run_checks_each_dataset_once(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chained = Registry("chained_demo")
+    chained.source("events", format="parquet", contract=Events, partition_column="day")
+    chained.transform(inputs={"events": "events"}, contract=Totals, partition_column="day")(
+        totals.fn
+    )
+
+    @chained.transform(
+        inputs={"totals": "totals", "events": "events"}, contract=Totals, partition_column="day"
+    )
+    def doubled(totals: ir.Table, events: ir.Table) -> ir.Table:
+        """Reads one output of this run and one source again."""
+        counts = events.group_by("day").aggregate(n=events.count())
+        joined = totals.join(counts, "day")
+        return joined.select("day", total=(joined.total * 2).cast("int64"))
+
+    checked: list[str] = []
+    original = runner.validate
+
+    def counting(table: ir.Table, contract: object, *, dataset: str) -> object:
+        checked.append(dataset)
+        return original(table, contract, dataset=dataset)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner, "validate", counting)
+    source = _events(tmp_path / "events", {"d1": ["1", "2"], "d2": ["5"]})
+    results = run_pipeline(
+        chained,
+        engine=engine,
+        sources={"events": source},
+        warehouse=tmp_path / "out",
+        partition="d1",
+    )
+    assert sorted(checked) == ["doubled", "events", "totals"]
+    assert _totals(engine, tmp_path / "out" / "doubled") == {"d1": 6}
+    assert [r.rows for r in results.values()] == [1, 1]
+
+    # Without a shared record, each transform checks all of its inputs again.
+    checked.clear()
+    run_transform(
+        chained,
+        "doubled",
+        engine=engine,
+        inputs={"totals": tmp_path / "out" / "totals", "events": source},
+        partition="d1",
+    )
+    assert sorted(checked) == ["doubled", "events", "totals"]
