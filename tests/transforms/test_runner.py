@@ -10,10 +10,10 @@ import pyarrow
 import pyarrow.parquet as pq
 import pytest
 
+from hydra_transforms import runner
 from hydra_transforms.contracts import ContractViolation
 from hydra_transforms.engines import Engine
 from hydra_transforms.registry import Registry
-from hydra_transforms import runner
 from hydra_transforms.runner import run_pipeline, run_transform
 from hydra_transforms.storage import PublishError, publish
 
