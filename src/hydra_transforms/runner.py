@@ -235,7 +235,7 @@ def _check_inputs(
     if failed:
         raise ContractViolation(*failed)
     if checked is not None:
-        checked.update(keys.values())
+        checked |= set(keys.values())
     return reports
 
 
