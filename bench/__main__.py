@@ -33,6 +33,8 @@ class Profile:
     spark_repeats: int
     devloop_repeats: int
     orchestration_repeats: int
+    orchestration_sizes: tuple[int, ...] = ()  # generated data sets beside data/sample
+    single_run_from: int = 10**18  # sizes from here on are timed once (minutes per run)
 
 
 PROFILES = {
@@ -49,16 +51,20 @@ PROFILES = {
         devloop_repeats=1,
         orchestration_repeats=1,
     ),
+    # The sizes. About an hour on an idle 2-core machine: the largest runs (DuckDB at
+    # 10^8, Spark at 10^7) take minutes each and are timed once.
     "full": Profile(
         name="full",
         duckdb_sizes=(100_000, 1_000_000, 10_000_000, 100_000_000),
         spark_sizes=(100_000, 1_000_000, 10_000_000),
         duckdb_abstraction=10_000_000,
-        spark_abstraction=1_000_000,
-        repeats=5,
-        spark_repeats=3,
+        spark_abstraction=10_000_000,
+        repeats=3,
+        spark_repeats=1,
         devloop_repeats=3,
         orchestration_repeats=3,
+        orchestration_sizes=(1_000_000,),
+        single_run_from=100_000_000,
     ),
 }
 
@@ -85,7 +91,11 @@ def _pipeline_runs(
         engine=engine,
         data=str(_data(n)),
         work=str(work),
-        repeats=p.repeats if engine == "duckdb" else p.spark_repeats,
+        repeats=1
+        if n >= p.single_run_from
+        else p.repeats
+        if engine == "duckdb"
+        else p.spark_repeats,
         warmup_data=str(SAMPLE) if engine == "pyspark" else None,
         **variants,
     )
@@ -164,27 +174,35 @@ def devloop(p: Profile, results: dict[str, Any]) -> None:
 def orchestration(p: Profile, results: dict[str, Any]) -> None:
     import statistics
 
-    runs = [
-        call_worker("orchestration", work=str(RAW / "work" / "orch"), partition=PARTITION)
-        for _ in range(p.orchestration_repeats)
-    ]
-    med = {
-        v: statistics.median(r["variants"][v]["median_s"] for r in runs)
-        for v in ("dagster", "plain")
-    }
-    start = statistics.median(r["first_spark_session_s"] for r in runs)
-    results["orchestration"] = {
-        "runs": runs,
-        "median_s": med,
-        "ratio_dagster_vs_plain": round(med["dagster"] / med["plain"], 2),
-        "spark_session_start_s": round(start, 2),
-        "spark_starts_per_dagster_run": 5,
-    }
-    _say(
-        f"orchestration (sample, {PARTITION}): dagster/plain = "
-        f"{results['orchestration']['ratio_dagster_vs_plain']} "
-        f"({med['dagster']:.1f} s vs {med['plain']:.1f} s; one Spark start {start:.1f} s)"
-    )
+    out: dict[str, Any] = {}
+    for label, data in (("sample", None), *((f"n{n}", _data(n)) for n in p.orchestration_sizes)):
+        runs = [
+            call_worker(
+                "orchestration",
+                work=str(RAW / "work" / "orch"),
+                partition=PARTITION,
+                data=str(data) if data else None,
+            )
+            for _ in range(p.orchestration_repeats)
+        ]
+        med = {
+            v: statistics.median(r["variants"][v]["median_s"] for r in runs)
+            for v in ("dagster", "plain")
+        }
+        start = statistics.median(r["first_spark_session_s"] for r in runs)
+        out[label] = {
+            "runs": runs,
+            "median_s": med,
+            "ratio_dagster_vs_plain": round(med["dagster"] / med["plain"], 2),
+            "spark_session_start_s": round(start, 2),
+            "spark_starts_per_dagster_run": runs[0]["spark_starts_per_dagster_run"],
+        }
+        _say(
+            f"orchestration ({label}, {PARTITION}): dagster/plain = "
+            f"{out[label]['ratio_dagster_vs_plain']} "
+            f"({med['dagster']:.1f} s vs {med['plain']:.1f} s; one Spark start {start:.1f} s)"
+        )
+    results["orchestration"] = out
 
 
 def machine() -> dict[str, Any]:
@@ -229,6 +247,11 @@ def main(argv: list[str] | None = None) -> None:
         results = json.loads(path.read_text())
     else:
         results = measure(profile, args.only)
+        if args.only != list(SUITES) and path.exists():
+            # A subset run replaces only its suites; the others keep their earlier figures.
+            earlier = json.loads(path.read_text())
+            commands = {**earlier.get("commands", {}), **results["commands"]}
+            results = {**earlier, **results, "commands": commands}
         path.write_text(json.dumps(results, indent=1) + "\n")
         _say(f"wrote {path.relative_to(ROOT)}")
     publish(results)
@@ -238,10 +261,11 @@ def measure(profile: Profile, suites: list[str]) -> dict[str, Any]:
     command = f"python -m bench --{profile.name}"
     if suites != list(SUITES):
         command += " --only " + " ".join(suites)
-    results: dict[str, Any] = {"profile": profile.name, "command": command, "machine": machine()}
+    results: dict[str, Any] = {"profile": profile.name, "machine": machine(), "commands": {}}
     partial = RAW / f"{profile.name}.partial.json"
     for name in suites:
         SUITES[name](profile, results)
+        results["commands"][name] = command
         partial.write_text(json.dumps(results, indent=1) + "\n")  # survives a later failure
     results["load_at_end"] = load_average()
     return results

@@ -28,7 +28,9 @@ def _loads(runs: dict[str, Any]) -> str:
 
 
 def render(results: dict[str, Any]) -> str:
-    cmd = f"`{results['command']}`"
+    def command(suite: str) -> str:
+        return f"`{results.get('commands', {}).get(suite) or results.get('command', '?')}`"
+
     lines = [
         _row("measure", "figure", "goal", "verdict", "load (1 min)", "command"),
         _row(*["---"] * 6),
@@ -48,7 +50,7 @@ def render(results: dict[str, Any]) -> str:
                 f"≤ {goal:.2f}x",
                 _verdict(abstraction, goal, runs=n_runs),
                 _loads(v),
-                cmd,
+                command("abstraction"),
             )
         )
         lines.append(
@@ -64,7 +66,7 @@ def render(results: dict[str, Any]) -> str:
                 "≤ 1.10x",
                 _verdict(contracts, 1.10, runs=n_runs),
                 _loads(v),
-                cmd,
+                command("abstraction"),
             )
         )
     for engine, s in results.get("scaling", {}).items():
@@ -81,7 +83,7 @@ def render(results: dict[str, Any]) -> str:
                 "(reported)",
                 "—",
                 _loads(loads),
-                cmd,
+                command("scaling"),
             )
         )
     if d := results.get("devloop"):
@@ -98,21 +100,25 @@ def render(results: dict[str, Any]) -> str:
                 )
                 + (" (n=1)" if len(d["duckdb"]["runs"]) < 3 else ""),
                 f"{d['duckdb']['runs'][0]['load']:.1f}, {d['pyspark']['runs'][0]['load']:.1f}",
-                cmd,
+                command("devloop"),
             )
         )
-    if o := results.get("orchestration"):
+    orchestration = results.get("orchestration", {})
+    if "median_s" in orchestration:  # results of an earlier layout: one data set
+        orchestration = {"sample": orchestration}
+    for label, o in orchestration.items():
         med = o["median_s"]
+        starts = o.get("spark_starts_per_dagster_run", "?")
         lines.append(
             _row(
-                f"orchestration: Dagster job (pyspark, Pipes) / plain script, sample, one crawl "
-                f"({med['dagster']:.1f} s / {med['plain']:.1f} s; one Spark session start "
-                f"{o['spark_session_start_s']:.1f} s)",
+                f"orchestration: Dagster job (pyspark, Pipes) / plain script, {label}, one crawl "
+                f"({med['dagster']:.1f} s / {med['plain']:.1f} s; {starts} Spark start(s) per "
+                f"Dagster run, one session start {o['spark_session_start_s']:.1f} s)",
                 f"{o['ratio_dagster_vs_plain']:.2f}x",
                 "≤ 1.5x",
                 _verdict(o["ratio_dagster_vs_plain"], 1.5, runs=len(o["runs"])),
                 _loads({str(i): r["variants"]["dagster"] for i, r in enumerate(o["runs"])}),
-                cmd,
+                command("orchestration"),
             )
         )
     m = results["machine"]

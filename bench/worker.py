@@ -126,7 +126,7 @@ def abstraction(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def orchestration(params: dict[str, Any]) -> dict[str, Any]:
-    """Dagster (pyspark engine, Pipes, one Spark subprocess per asset) vs one plain session."""
+    """Dagster (pyspark engine, Pipes: one Spark subprocess per step) vs one plain session."""
     import dataclasses
 
     import dagster as dg
@@ -136,9 +136,17 @@ def orchestration(params: dict[str, Any]) -> dict[str, Any]:
 
     work, partition = Path(params["work"]), params["partition"]
     settings = load_settings({}, cwd=Path.cwd())
+    if params.get("data"):
+        data = Path(params["data"])
+        sources = {
+            "seed_nodes": str(data / "seed_nodes.csv"),
+            "crawl_records": str(data / "crawl_records"),
+        }
+        settings = dataclasses.replace(settings, sources=sources)
     spark_conf = settings.spark_conf_for("pyspark")
     runs = {"dagster": Runs(), "plain": Runs()}
     spark_start_s: list[float] = []  # from the start of the plain run to a usable session
+    steps: set[str] = set()  # each step of the Dagster run starts one Spark process
 
     def dagster_run(out: Path) -> None:
         s = dataclasses.replace(
@@ -149,6 +157,7 @@ def orchestration(params: dict[str, Any]) -> dict[str, Any]:
             instance=dg.DagsterInstance.ephemeral(), partition_key=partition
         )
         assert result.success
+        steps.update(e.step_key for e in result.get_step_success_events() if e.step_key)
 
     def plain_run(out: Path) -> None:
         cores = spark_conf.get("spark.master", "local[*]")[len("local[") : -1]
@@ -174,6 +183,8 @@ def orchestration(params: dict[str, Any]) -> dict[str, Any]:
         "spark_conf": spark_conf,
         "variants": {v: r.summary() for v, r in runs.items()},
         "first_spark_session_s": round(spark_start_s[0], 2),
+        "spark_starts_per_dagster_run": len(steps),
+        "dagster_steps": sorted(steps),
     }
 
 
