@@ -1,4 +1,9 @@
-"""Dagster assets generated from a hydra_transforms registry: one asset per transform."""
+"""Dagster assets generated from a hydra_transforms registry.
+
+Every transform is an asset of its own (lineage, partitions, checks and history per asset),
+and all of them are produced by one subsettable step: a run launches the engine once for the
+transforms it selected — one Spark application, not one per asset.
+"""
 
 # No `from __future__ import annotations` here: Dagster reads the asset's annotations at run time.
 
@@ -8,29 +13,34 @@ from typing import Optional
 import dagster as dg
 from pydantic import Field
 
-from hydra_orchestration.launchers import StepResult, launcher_for
+from hydra_orchestration.launchers import Launched, StepResult, launcher_for
 from hydra_orchestration.remote.step import CHECK_NAME, StepRequest
 from hydra_orchestration.settings import ENGINES, Settings, SettingsError, check_engine_override
 from hydra_transforms.registry import Registry, Source, Transform, load_registry
 
-__all__ = ["SOURCES_GROUP", "StepConfig", "build_assets"]
+__all__ = ["SOURCES_GROUP", "StepConfig", "build_assets", "step_name"]
 
 SOURCES_GROUP = "sources"
 
 
 class StepConfig(dg.Config):
-    """Run configuration of one asset."""
+    """Run configuration of the step that materializes the selected transforms."""
 
     engine: Optional[str] = Field(  # noqa: UP045 - Dagster config needs Optional
         default=None,
-        description=f"Engine for this asset in this run, overriding SPARK_PIPES_ENGINE: one of {', '.join(ENGINES)}.",
+        description=f"Engine for this run, overriding SPARK_PIPES_ENGINE: one of {', '.join(ENGINES)}.",
     )
+
+
+def step_name(registry: Registry) -> str:
+    """The op that materializes the registry's transforms (the key of its run config)."""
+    return f"{registry.name}_transforms"
 
 
 def build_assets(
     registry_spec: str, settings: Settings
 ) -> list[dg.AssetsDefinition | dg.AssetSpec]:
-    """Source specs (external assets) and one asset per transform, from the registry."""
+    """Source specs (external assets) and the transforms' assets, from the registry."""
     registry = load_registry(registry_spec)
     partitions = (
         dg.StaticPartitionsDefinition(list(settings.partitions)) if settings.partitions else None
@@ -38,10 +48,7 @@ def build_assets(
     sources: list[dg.AssetsDefinition | dg.AssetSpec] = [
         _source_spec(source, settings, partitions) for source in registry.sources
     ]
-    return sources + [
-        _transform_asset(registry, registry_spec, transform, settings, partitions)
-        for transform in registry.transforms
-    ]
+    return [*sources, _transforms_step(registry, registry_spec, settings, partitions)]
 
 
 def _source_spec(
@@ -58,17 +65,11 @@ def _source_spec(
     )
 
 
-def _transform_asset(
-    registry: Registry,
-    registry_spec: str,
-    transform: Transform,
-    settings: Settings,
-    partitions: dg.PartitionsDefinition | None,
-) -> dg.AssetsDefinition:
-    partitioned = transform.partition_column is not None and partitions is not None
-
-    @dg.asset(
-        name=transform.name,
+def _transform_spec(
+    transform: Transform, settings: Settings, partitions: dg.PartitionsDefinition | None
+) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key=transform.name,
         deps=list(transform.inputs.values()),
         group_name=transform.group,
         description=transform.description,
@@ -78,43 +79,74 @@ def _transform_asset(
             "contract": transform.contract.__name__,
             "location": settings.output_location(transform.name),
         },
-        partitions_def=partitions if partitioned else None,
-        # All partitions of one launch run in one step: one Spark start, not one per partition.
-        backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
+        partitions_def=partitions if transform.partition_column else None,
+        skippable=True,  # not produced when an upstream transform of the same step failed
+    )
+
+
+def _transforms_step(
+    registry: Registry,
+    registry_spec: str,
+    settings: Settings,
+    partitions: dg.PartitionsDefinition | None,
+) -> dg.AssetsDefinition:
+    transforms = registry.transforms
+    partitioned = partitions is not None and any(t.partition_column for t in transforms)
+
+    @dg.multi_asset(
+        name=step_name(registry),
+        specs=[_transform_spec(t, settings, partitions) for t in transforms],
         check_specs=[
             dg.AssetCheckSpec(
                 CHECK_NAME,
-                asset=transform.name,
+                asset=t.name,
                 blocking=True,
-                description=f"The output honours its data contract {transform.contract.__name__}.",
+                description=f"The output honours its data contract {t.contract.__name__}.",
             )
+            for t in transforms
         ],
+        can_subset=True,
+        # All partitions of one launch run in one step: one Spark start, not one per partition.
+        backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
     )
-    def _asset(context: dg.AssetExecutionContext, config: StepConfig) -> Iterator[StepResult]:
+    def _step(context: dg.AssetExecutionContext, config: StepConfig) -> Iterator[StepResult]:
+        selected = [
+            t.name for t in transforms if dg.AssetKey(t.name) in context.selected_asset_keys
+        ]
         engine = config.engine or settings.engine
         try:
             check_engine_override(engine, settings)
             launcher = launcher_for(engine, settings)
         except SettingsError as exc:
-            raise dg.Failure(description=f"run config for {transform.name}: {exc}") from exc
+            raise dg.Failure(description=f"run config for {', '.join(selected)}: {exc}") from exc
+        keyed = partitioned and (context.has_partition_key or context.has_partition_key_range)
         request = StepRequest(
             registry=registry_spec,
-            transform=transform.name,
+            transforms=tuple(selected),
             engine=engine,
             execution_mode=settings.mode,
-            inputs={
-                name: settings.sources.get(name) or settings.output_location(name)
-                for name in transform.inputs.values()
-                if not _builtin(registry, name)
-            },
-            output=settings.output_location(transform.name),
-            partitions=tuple(context.partition_keys) if partitioned else (),
+            locations=_locations(registry, selected, settings),
+            partitions=tuple(context.partition_keys) if keyed else (),
             spark_conf=settings.spark_conf_for(engine),
         )
-        context.log.info(f"{transform.name}: engine {engine}, mode {settings.mode}")
-        yield from _finish(transform.name, launcher.launch(context, request))
+        context.log.info(f"{', '.join(selected)}: engine {engine}, mode {settings.mode}")
+        yield from _finish(selected, launcher.launch(context, request))
 
-    return _asset
+    return _step
+
+
+def _locations(registry: Registry, selected: Sequence[str], settings: Settings) -> dict[str, str]:
+    """Where each dataset the selected transforms read or write is (built-ins have none)."""
+    names = set(selected)
+    for name in selected:
+        transform = registry[name]
+        assert isinstance(transform, Transform)
+        names.update(transform.inputs.values())
+    return {
+        name: settings.sources.get(name) or settings.output_location(name)
+        for name in sorted(names)
+        if not _builtin(registry, name)
+    }
 
 
 def _builtin(registry: Registry, name: str) -> bool:
@@ -122,27 +154,40 @@ def _builtin(registry: Registry, name: str) -> bool:
     return isinstance(dataset, Source) and dataset.builtin
 
 
-def _finish(name: str, results: Sequence[StepResult]) -> Iterator[StepResult]:
-    """Pass the step's results on; a failed contract or a silent step fails the asset."""
-    checks = [r for r in results if isinstance(r, dg.AssetCheckResult)]
-    materializations = [r for r in results if isinstance(r, dg.MaterializeResult)]
-    # Every step reports its contract check. Without one, nothing is known: note that Pipes'
-    # get_results() fills in a bare MaterializeResult for an asset that reported nothing, so
-    # a subprocess that exited 0 without opening Pipes would otherwise look like a success.
-    if not checks:
-        raise dg.Failure(
-            description=f"{name}: the step reported no contract check (it never opened Dagster "
-            "Pipes, or exited before reporting); it is not counted as materialized"
-        )
-    failed = [c for c in checks if not c.passed]
-    if failed:
+def _finish(selected: Sequence[str], launched: Launched) -> Iterator[StepResult]:
+    """Pass the step's results on; then fail the step if any selected transform did not publish.
+
+    Each transform reports its contract check. Without a check or an error, nothing is known
+    about it (a subprocess that never opened Pipes, or exited before reporting) and it is not
+    counted as materialized.
+    """
+    by_asset: dict[str, list[StepResult]] = {name: [] for name in selected}
+    for result in launched.results:
+        key = result.asset_key.to_user_string() if result.asset_key else None
+        if key in by_asset:
+            by_asset[key].append(result)
+    problems: list[str] = []
+    report = None
+    for name in selected:
+        checks = [r for r in by_asset[name] if isinstance(r, dg.AssetCheckResult)]
+        materializations = [r for r in by_asset[name] if isinstance(r, dg.MaterializeResult)]
+        if name in launched.errors:
+            problems.append(f"{name}: {launched.errors[name]}")
+        elif not checks:
+            problems.append(
+                f"{name}: the step reported no contract check (it never opened Dagster Pipes, "
+                "or exited before reporting); it is not counted as materialized"
+            )
+        elif not all(c.passed for c in checks):
+            problems.append(f"{name} broke its data contract; the previous output is kept.")
+            report = report or next(c for c in checks if not c.passed).metadata.get("report")
+        elif not materializations:
+            problems.append(f"{name}: the step reported no materialization")
+        else:
+            yield from materializations
         yield from checks
-        report = failed[0].metadata.get("report")
+    if problems:
         raise dg.Failure(
-            description=f"{name} broke its data contract; the previous output is kept.",
+            description="\n".join(problems),
             metadata={"report": report} if report is not None else None,
         )
-    if not materializations:
-        raise dg.Failure(description=f"{name}: the step reported no materialization")
-    yield from materializations
-    yield from checks

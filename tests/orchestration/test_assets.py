@@ -28,6 +28,9 @@ def _read(path: Path) -> Any:
     return ds.dataset(path, format="parquet", partitioning="hive").to_table()
 
 
+STEP = "demo_transforms"
+
+
 def test_one_asset_per_transform_with_deps_checks_and_descriptions(tmp_path: Path) -> None:
     defs = build_definitions(example_settings(tmp_path, "pyspark"))
     graph = defs.resolve_asset_graph()
@@ -55,6 +58,11 @@ def test_one_asset_per_transform_with_deps_checks_and_descriptions(tmp_path: Pat
     assert check.blocking is True
     assert len(graph.asset_check_keys) == len(example.transforms)
     assert graph.get(dg.AssetKey("seed_nodes")).is_external
+    # One step materializes any subset of the transforms: one engine launch per run.
+    step = defs.resolve_assets_def(dg.AssetKey("edges"))
+    assert step.node_def.name == "example_transforms"
+    assert step.can_subset
+    assert step.keys == {dg.AssetKey(t.name) for t in example.transforms}
 
 
 @pytest.mark.duckdb
@@ -67,8 +75,10 @@ def test_a_contract_failure_fails_the_check_and_stops_downstream(tmp_path: Path)
     assert "column 'n' failed greater_than_or_equal_to(0)" in str(
         evaluations["doubled"].metadata["report"].value
     )
-    assert "doubled broke its data contract" in failure_messages(result)["doubled"]
-    assert "total" not in {e.step_key for e in result.all_events if e.is_successful_output}
+    message = failure_messages(result)[STEP]
+    assert "doubled broke its data contract" in message
+    assert "total: not run: its input doubled failed earlier in this step" in message
+    assert result.get_asset_materialization_events() == []
     assert not (tmp_path / "warehouse" / "doubled").exists()
     assert not (tmp_path / "warehouse" / "total").exists()
 
@@ -122,7 +132,7 @@ def test_the_whole_example_gives_equal_outputs_on_duckdb_and_pyspark(tmp_path: P
 @pytest.mark.duckdb
 def test_the_engine_can_be_overridden_per_run(tmp_path: Path) -> None:
     settings = demo_settings(tmp_path, "pyspark", ["1", "2"])
-    config = {"ops": {name: {"config": {"engine": "duckdb"}} for name in ("doubled", "total")}}
+    config = {"ops": {STEP: {"config": {"engine": "duckdb"}}}}
     result = run_pipeline_job(settings, run_config=config)
     assert result.success
     engines = {
@@ -143,11 +153,9 @@ def test_a_bad_engine_override_fails_before_anything_runs(
     tmp_path: Path, engine: str, message: str
 ) -> None:
     settings = demo_settings(tmp_path, "duckdb", ["1"])
-    result = run_pipeline_job(
-        settings, run_config={"ops": {"doubled": {"config": {"engine": engine}}}}
-    )
+    result = run_pipeline_job(settings, run_config={"ops": {STEP: {"config": {"engine": engine}}}})
     assert not result.success
-    assert message in failure_messages(result)["doubled"]
+    assert message in failure_messages(result)[STEP]
     assert not (tmp_path / "warehouse").exists()
 
 
@@ -166,7 +174,7 @@ def test_a_killed_subprocess_fails_the_asset_and_leaves_nothing(
     fake_entrypoint([sys.executable, "-c", script])
     result = run_pipeline_job(demo_settings(tmp_path, "pyspark", ["1"]))
     assert not result.success
-    assert "killed by SIGKILL" in failure_messages(result)["doubled"]
+    assert "killed by SIGKILL" in failure_messages(result)[STEP]
     assert not (tmp_path / "warehouse").exists()
     assert result.get_asset_materialization_events() == []
 
@@ -175,27 +183,36 @@ def test_a_subprocess_that_never_opens_pipes_is_no_success(tmp_path: Path, fake_
     fake_entrypoint([sys.executable, "-c", "print('hello')"])
     result = run_pipeline_job(demo_settings(tmp_path, "pyspark", ["1"]))
     assert not result.success
-    assert "the step reported no contract check" in failure_messages(result)["doubled"]
+    message = failure_messages(result)[STEP]
+    assert "doubled: the step reported no contract check" in message
+    assert "total: the step reported no contract check" in message
     assert result.get_asset_materialization_events() == []
 
 
 @pytest.mark.pyspark
 def test_an_error_in_the_subprocess_fails_the_asset_with_the_reason(tmp_path: Path) -> None:
     # "x" is no integer: the input contract fails inside the Spark subprocess.
-    instance = dg.DagsterInstance.ephemeral()
-    result = run_pipeline_job(demo_settings(tmp_path, "pyspark", ["1", "x"]), instance=instance)
+    result = run_pipeline_job(demo_settings(tmp_path, "pyspark", ["1", "x"]))
     assert not result.success
-    assert "the Spark subprocess for doubled failed" in failure_messages(result)["doubled"]
-    closed = [
-        entry.dagster_event.engine_event_data.error
-        for entry in instance.all_logs(result.run_id)
-        if entry.dagster_event and "closed with exception" in (entry.dagster_event.message or "")
-    ]
-    assert len(closed) == 1
-    assert closed[0] is not None
-    assert "dataset 'numbers' failed contract Numbers" in closed[0].message
-    assert "column 'n' failed not_nullable (1 failing row)" in closed[0].message
+    message = failure_messages(result)[STEP]
+    assert "doubled: ContractViolation: dataset 'numbers' failed contract Numbers" in message
+    assert "column 'n' failed not_nullable (1 failing row)" in message
+    assert "total: not run: its input doubled failed earlier in this step" in message
+    assert result.get_asset_materialization_events() == []
     assert not (tmp_path / "warehouse").exists()
+
+
+@pytest.mark.duckdb
+def test_a_subset_runs_only_the_selected_transforms(tmp_path: Path) -> None:
+    settings = demo_settings(tmp_path, "duckdb", ["1", "2"])
+    assert run_pipeline_job(settings).success
+    (tmp_path / "numbers.csv").write_text("n\n5\n")
+    result = run_pipeline_job(settings, asset_selection=[dg.AssetKey("total")])
+    assert result.success, failure_messages(result)
+    keys = [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()]
+    assert keys == ["total"]
+    # total was recomputed from the published doubled (1, 2), not from the new numbers.
+    assert _read(tmp_path / "warehouse" / "total").column("n").to_pylist() == [6]
 
 
 @pytest.mark.pyspark

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 
 import dagster as dg
 
-from hydra_orchestration.launchers.base import StepResult, outcome_results
-from hydra_orchestration.remote.step import StepRequest, run_step
+from hydra_orchestration.launchers.base import Launched, outcome_results
+from hydra_orchestration.remote.step import StepOutcome, StepRequest, run_step
 from hydra_orchestration.settings import Settings
 from hydra_transforms.engines import connect
 
@@ -16,8 +16,16 @@ class DuckDBLauncher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def launch(
-        self, context: dg.AssetExecutionContext, request: StepRequest
-    ) -> Sequence[StepResult]:
-        context.log.info(f"running {request.transform} on DuckDB in this process")
-        return outcome_results(run_step(request, connect("duckdb")))
+    def launch(self, context: dg.AssetExecutionContext, request: StepRequest) -> Launched:
+        context.log.info(f"running {', '.join(request.transforms)} on DuckDB in this process")
+        return outcome_results(run_step(request, connect("duckdb"), report=_log(context)))
+
+
+def _log(context: dg.AssetExecutionContext) -> Callable[[StepOutcome], None]:
+    def log(outcome: StepOutcome) -> None:
+        if outcome.error:
+            context.log.error(f"{outcome.transform}: {outcome.error}")
+        else:
+            context.log.info(outcome.summary)
+
+    return log

@@ -1,4 +1,4 @@
-"""pyspark: the step runs in a local subprocess with its own Spark session, through Pipes.
+"""pyspark: the step runs in a local subprocess with one Spark session, through Pipes.
 
 Dagster's PipesSubprocessClient starts the remote entrypoint, injects the context, reads the
 messages and forwards cancellation (SIGINT) to the subprocess; this launcher only adds the
@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Sequence
 
 import dagster as dg
 
-from hydra_orchestration.launchers.base import StepResult
+from hydra_orchestration.launchers.base import Launched
 from hydra_orchestration.remote.step import StepRequest
 from hydra_orchestration.settings import Settings
 
@@ -28,9 +27,7 @@ class PySparkSubprocessLauncher:
     def command(self) -> list[str]:
         return [sys.executable, "-m", ENTRYPOINT]
 
-    def launch(
-        self, context: dg.AssetExecutionContext, request: StepRequest
-    ) -> Sequence[StepResult]:
+    def launch(self, context: dg.AssetExecutionContext, request: StepRequest) -> Launched:
         try:
             invocation = self.client.run(
                 context=context, command=self.command(), extras={"step": request.to_dict()}
@@ -39,9 +36,16 @@ class PySparkSubprocessLauncher:
             Exception
         ) as exc:  # DagsterPipesExecutionError (not exported); interrupts are BaseException
             raise dg.Failure(
-                description=f"the Spark subprocess for {request.transform} failed: {_explain(exc)}"
+                description=f"the Spark subprocess for {', '.join(request.transforms)} failed: "
+                + _explain(exc)
             ) from exc
-        return invocation.get_results()
+        errors = {
+            m["transform"]: m["error"]
+            for m in invocation.get_custom_messages()
+            if isinstance(m, dict) and {"transform", "error"} <= m.keys()
+        }
+        # No implicit results: an asset the step did not report on was not materialized.
+        return Launched(invocation.get_results(implicit_materializations=False), errors)
 
 
 def _explain(exc: Exception) -> str:

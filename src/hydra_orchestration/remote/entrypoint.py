@@ -1,5 +1,8 @@
 """The remote entrypoint: runs one step inside Spark and reports back through Dagster Pipes.
 
+A step is every transform Dagster selected, in one Spark application; each transform's
+check, materialization or error is reported as soon as it is known.
+
 The same module runs in a local subprocess, as an EMR step and as a Databricks task. It
 imports dagster-pipes, pyspark and hydra_transforms — never dagster itself, which the
 clusters do not have.
@@ -14,7 +17,7 @@ from typing import Any
 
 from dagster_pipes import PipesContext, open_dagster_pipes
 
-from hydra_orchestration.remote.step import CHECK_NAME, StepRequest, run_step
+from hydra_orchestration.remote.step import CHECK_NAME, StepOutcome, StepRequest, run_step
 from hydra_transforms.engines import connect, local_spark_session
 
 
@@ -41,18 +44,28 @@ def run(pipes: PipesContext) -> None:
     started = time.perf_counter()
     session = spark_session(request.spark_conf)
     pipes.log.info(f"spark session ready in {time.perf_counter() - started:.1f}s")
-    outcome = run_step(request, connect("pyspark", spark=session))
-    pipes.report_asset_check(
-        check_name=CHECK_NAME,
-        passed=outcome.check_passed,
-        severity="ERROR",
-        metadata=dict(outcome.check_metadata),
-    )
+    run_step(request, connect("pyspark", spark=session), report=lambda o: _report(pipes, o))
+
+
+def _report(pipes: PipesContext, outcome: StepOutcome) -> None:
+    """One transform's outcome as Pipes messages, keyed by its asset."""
+    key = outcome.transform
+    if outcome.check_passed is not None:
+        pipes.report_asset_check(
+            check_name=CHECK_NAME,
+            passed=outcome.check_passed,
+            severity="ERROR",
+            metadata=dict(outcome.check_metadata),
+            asset_key=key,
+        )
     if outcome.materialization is not None:
-        pipes.report_asset_materialization(metadata=dict(outcome.materialization))
+        pipes.report_asset_materialization(metadata=dict(outcome.materialization), asset_key=key)
         pipes.log.info(outcome.summary)
     else:
-        pipes.log.error(outcome.summary)
+        # Errors travel as data: a failed exit code would make Dagster drop what the step's
+        # other transforms reported.
+        pipes.report_custom_message({"transform": key, "error": outcome.error or outcome.summary})
+        pipes.log.error(f"{key}: {outcome.error or outcome.summary}")
 
 
 def main() -> int:

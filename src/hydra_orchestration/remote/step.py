@@ -1,20 +1,22 @@
 """One step of a pipeline run, as every engine runs it: no dagster import, ever.
 
-The remote entrypoint (local subprocess, EMR, Databricks) and the in-process DuckDB launcher
-both call :func:`run_step`; its outcome is plain data — metadata in the typed form Dagster
-Pipes uses — so the same figures reach Dagster whichever way the step ran.
+A step runs the transforms Dagster selected, in dependency order, on one engine connection:
+one Spark application for all of them, not one per asset. The remote entrypoint (local
+subprocess, EMR, Databricks) and the in-process DuckDB launcher both call :func:`run_step`;
+its outcomes are plain data — metadata in the typed form Dagster Pipes uses — so the same
+figures reach Dagster whichever way the step ran.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from hydra_transforms.contracts import ContractViolation, ValidationReport
 from hydra_transforms.engines import Engine
-from hydra_transforms.registry import load_registry
-from hydra_transforms.runner import RunResult, run_transform
+from hydra_transforms.registry import Registry, Transform, load_registry
+from hydra_transforms.runner import Checked, RunResult, run_transform
 
 __all__ = ["CHECK_NAME", "StepOutcome", "StepRequest", "run_step"]
 
@@ -24,67 +26,144 @@ PREVIEW_ROWS = 5
 
 @dataclass(frozen=True)
 class StepRequest:
-    """Everything the step needs, passed explicitly (as Pipes extras for remote engines)."""
+    """Everything the step needs, passed explicitly (as Pipes extras for remote engines).
+
+    ``locations`` maps every dataset the step reads or writes (sources, upstream outputs and
+    the selected transforms' outputs) to where it is; built-in sources have none.
+    """
 
     registry: str
-    transform: str
+    transforms: tuple[str, ...]
     engine: str
     execution_mode: str
-    inputs: Mapping[str, str]
-    output: str
+    locations: Mapping[str, str]
     partitions: tuple[str, ...] = ()
     spark_conf: Mapping[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["transforms"] = list(self.transforms)
         data["partitions"] = list(self.partitions)
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StepRequest:
-        return cls(**{**data, "partitions": tuple(data.get("partitions", ()))})
+        return cls(
+            **{
+                **data,
+                "transforms": tuple(data["transforms"]),
+                "partitions": tuple(data.get("partitions", ())),
+            }
+        )
 
 
 @dataclass(frozen=True)
 class StepOutcome:
-    """What the step reports: the contract check, and the materialization if it published."""
+    """What one transform of the step reports.
 
-    check_passed: bool
-    check_metadata: Mapping[str, Any]
+    ``check_passed`` is None when the contract was never evaluated (the transform raised an
+    error, or did not run because an input failed earlier in the step); ``error`` says why.
+    """
+
+    transform: str
+    check_passed: bool | None
+    check_metadata: Mapping[str, Any] = field(default_factory=dict)
     materialization: Mapping[str, Any] | None = None
     summary: str = ""
+    error: str | None = None
 
 
-def run_step(request: StepRequest, engine: Engine) -> StepOutcome:
-    """Run the transform for each requested partition (or once, unpartitioned).
+def run_step(
+    request: StepRequest,
+    engine: Engine,
+    report: Callable[[StepOutcome], None] | None = None,
+) -> list[StepOutcome]:
+    """Run the requested transforms in dependency order; ``report`` gets each outcome at once.
 
-    A broken output contract is an outcome (the check failed, nothing was published); a broken
-    input contract or any other error is raised: the step itself failed.
+    Each transform runs for each requested partition (or once, unpartitioned), and each dataset's
+    contract is checked once in the step. A broken output contract is an outcome (the check
+    failed, nothing was published); any other error is an outcome too (with ``error``). Either
+    way the transforms that read the failed one are not run; the others are.
     """
     registry = load_registry(request.registry)
+    selected = _in_order(registry, request.transforms)
+    checked: Checked = set()
+    failed: set[str] = set()
+    outcomes = []
+    for transform in selected:
+        blocked = sorted(set(transform.inputs.values()) & failed)
+        if blocked:
+            outcome = StepOutcome(
+                transform=transform.name,
+                check_passed=None,
+                error=f"not run: its input {', '.join(blocked)} failed earlier in this step",
+            )
+        else:
+            outcome = _run_one(request, registry, transform, engine, checked)
+        if not outcome.check_passed:
+            failed.add(transform.name)
+        outcomes.append(outcome)
+        if report is not None:
+            report(outcome)
+    return outcomes
+
+
+def _in_order(registry: Registry, names: Sequence[str]) -> list[Transform]:
+    unknown = sorted(set(names) - {t.name for t in registry.transforms})
+    if unknown:
+        raise ValueError(
+            f"{registry.name}: no transform {', '.join(unknown)}; known: "
+            f"{', '.join(t.name for t in registry.transforms)}"
+        )
+    return [t for t in registry.transforms if t.name in names]
+
+
+def _run_one(
+    request: StepRequest,
+    registry: Registry,
+    transform: Transform,
+    engine: Engine,
+    checked: Checked,
+) -> StepOutcome:
+    name = transform.name
+    partitions = request.partitions if transform.partition_column else ()
     results: list[RunResult] = []
-    for partition in request.partitions or (None,):
+    for partition in partitions or (None,):
         try:
             results.append(
                 run_transform(
                     registry,
-                    request.transform,
+                    name,
                     engine=engine,
-                    inputs=request.inputs,
-                    output=request.output,
+                    inputs={
+                        d: request.locations[d]
+                        for d in transform.inputs.values()
+                        if d in request.locations
+                    },
+                    output=request.locations[name],
                     partition=partition,
                     preview_rows=PREVIEW_ROWS,
+                    checked=checked,
                 )
             )
         except ContractViolation as exc:
-            own = [r for r in exc.reports if r.dataset == request.transform]
-            if not own:
-                raise  # an input broke its contract: the step cannot run
-            return _failed_check(own[0], partition, exc)
-    return _published(request, results)
+            own = [r for r in exc.reports if r.dataset == name]
+            if not own:  # an input broke its contract: the transform cannot run
+                return _error(name, exc)
+            return _failed_check(name, own[0], partition, exc)
+        except Exception as exc:
+            return _error(name, exc)
+    return _published(request, name, partitions, results)
 
 
-def _failed_check(report: ValidationReport, partition: str | None, exc: Exception) -> StepOutcome:
+def _error(name: str, exc: Exception) -> StepOutcome:
+    text = f"{type(exc).__name__}: {exc}"
+    return StepOutcome(transform=name, check_passed=None, summary=f"{name} failed", error=text)
+
+
+def _failed_check(
+    name: str, report: ValidationReport, partition: str | None, exc: Exception
+) -> StepOutcome:
     metadata = {
         "rows": {"raw_value": report.rows, "type": "int"},
         "failures": {"raw_value": report.to_dict()["failures"], "type": "json"},
@@ -92,12 +171,17 @@ def _failed_check(report: ValidationReport, partition: str | None, exc: Exceptio
     }
     if partition is not None:
         metadata["partition"] = {"raw_value": partition, "type": "text"}
-    return StepOutcome(check_passed=False, check_metadata=metadata, summary=str(exc))
+    return StepOutcome(
+        transform=name, check_passed=False, check_metadata=metadata, summary=str(exc)
+    )
 
 
-def _published(request: StepRequest, results: Sequence[RunResult]) -> StepOutcome:
+def _published(
+    request: StepRequest, name: str, partitions: Sequence[str], results: Sequence[RunResult]
+) -> StepOutcome:
     rows = sum(r.rows for r in results)
     last = results[-1]
+    output = request.locations[name]
     materialization = {
         "dagster/row_count": {"raw_value": rows, "type": "int"},
         "dagster/column_schema": {
@@ -107,20 +191,21 @@ def _published(request: StepRequest, results: Sequence[RunResult]) -> StepOutcom
         "duration_s": {"raw_value": round(sum(r.duration_s for r in results), 3), "type": "float"},
         "engine": {"raw_value": request.engine, "type": "text"},
         "execution_mode": {"raw_value": request.execution_mode, "type": "text"},
-        "output": {"raw_value": request.output, "type": "path"},
+        "output": {"raw_value": output, "type": "path"},
         "preview": {"raw_value": _markdown(last.preview), "type": "md"},
     }
-    if request.partitions:
-        materialization["partitions"] = {"raw_value": ", ".join(request.partitions), "type": "text"}
+    if partitions:
+        materialization["partitions"] = {"raw_value": ", ".join(partitions), "type": "text"}
     check = {
         "rows": {"raw_value": rows, "type": "int"},
-        "contract": {"raw_value": request.transform, "type": "text"},
+        "contract": {"raw_value": name, "type": "text"},
     }
     return StepOutcome(
+        transform=name,
         check_passed=True,
         check_metadata=check,
         materialization=materialization,
-        summary=f"{request.transform}: {rows:,} rows published to {request.output}",
+        summary=f"{name}: {rows:,} rows published to {output}",
     )
 
 
