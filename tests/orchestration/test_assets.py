@@ -238,3 +238,21 @@ def test_the_entrypoint_runs_where_dagster_cannot_be_imported(
     assert result.success, failure_messages(result)
     totals = _read(tmp_path / "warehouse" / "total").column("n").to_pylist()
     assert totals == [12]
+
+
+@pytest.mark.duckdb
+def test_a_failed_transform_stops_its_dependents_but_not_the_other_branches(
+    tmp_path: Path,
+) -> None:
+    settings = demo_settings(tmp_path, "duckdb", ["1", "3"])
+    result = run_pipeline_job(settings, registry="tests.orchestration.branches:registry")
+    assert not result.success
+    message = failure_messages(result)["branches_transforms"]
+    assert "negated broke its data contract" in message
+    assert "after_negated: not run: its input negated failed earlier in this step" in message
+    assert "squared" not in message
+    keys = [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()]
+    assert keys == ["squared"]
+    assert _read(tmp_path / "warehouse" / "squared").column("n").to_pylist() == [1, 9]
+    assert not (tmp_path / "warehouse" / "negated").exists()
+    assert not (tmp_path / "warehouse" / "after_negated").exists()
