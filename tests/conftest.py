@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import gc
+import subprocess
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pytest
 
-from hydra_transforms.engines import Engine, connect
+if TYPE_CHECKING:
+    from hydra_transforms.engines import Engine
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
@@ -19,6 +22,62 @@ ENGINES = [
     pytest.param("duckdb", marks=[pytest.mark.duckdb], id="duckdb"),
     pytest.param("pyspark", marks=[pytest.mark.pyspark], id="pyspark"),
 ]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Imported modules are never garbage: collecting while the test modules import ~1500 of
+    # them (ibis, pandas, pandera, hypothesis) costs over half a second of full collections.
+    gc.disable()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session: pytest.Session) -> Generator[None, object, object]:
+    try:
+        return (yield)
+    finally:
+        # What the imports built lives until exit: later full collections (and those at
+        # interpreter shutdown) skip it instead of walking it again.
+        gc.freeze()
+        gc.enable()
+
+
+# A test marked ``early_subprocess(start=f)`` gets its process ``f()`` launched as soon as
+# the tests are collected, so that a fresh interpreter's seconds of imports overlap the
+# in-process tests instead of following them.
+EARLY_SUBPROCESSES = pytest.StashKey[dict[str, subprocess.Popen[str]]]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    started = session.config.stash.setdefault(EARLY_SUBPROCESSES, {})
+    if session.config.option.collectonly:
+        return
+    for item in session.items:  # the selected tests only
+        if (marker := item.get_closest_marker("early_subprocess")) is not None:
+            start: Callable[[], subprocess.Popen[str]] = marker.kwargs["start"]
+            started[item.nodeid] = start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    gc.enable()
+    for process in config.stash.get(EARLY_SUBPROCESSES, {}).values():
+        process.kill()  # its test did not run (-x, interrupted): leave no process behind
+        process.communicate()
+
+
+@pytest.fixture
+def early_subprocess(request: pytest.FixtureRequest) -> Iterator[subprocess.Popen[str]]:
+    """The process started for this test's ``early_subprocess`` marker (killed if still running
+    when the test ends)."""
+    marker = request.node.get_closest_marker("early_subprocess")
+    assert marker is not None, "the early_subprocess fixture needs the early_subprocess marker"
+    started = request.config.stash.get(EARLY_SUBPROCESSES, {})
+    process = started.pop(request.node.nodeid, None) or marker.kwargs["start"]()
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +94,15 @@ def spark_session() -> Iterator[Any]:
     session.stop()
 
 
+@pytest.fixture(scope="session")
+def duckdb_engine() -> Engine:
+    """One in-memory DuckDB database for the whole test run, as Spark has one session (a new
+    database costs ~15 ms)."""
+    from hydra_transforms.engines import connect
+
+    return connect("duckdb")
+
+
 @pytest.fixture(params=ENGINES)
 def engine_name(request: pytest.FixtureRequest) -> str:
     return request.param
@@ -42,10 +110,12 @@ def engine_name(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def engine(engine_name: str, request: pytest.FixtureRequest) -> Engine:
-    """A connection to the engine of this test's parameter (Spark: the shared session)."""
+    """The engine of this test's parameter (the shared DuckDB database or Spark session)."""
+    from hydra_transforms.engines import connect
+
     if engine_name == "pyspark":
         return connect("pyspark", spark=request.getfixturevalue("spark_session"))
-    return connect(engine_name)
+    return request.getfixturevalue("duckdb_engine")
 
 
 @pytest.fixture(scope="session")
