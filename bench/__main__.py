@@ -20,6 +20,9 @@ RAW = ROOT / "bench" / "results" / "raw"
 RESULTS = ROOT / "bench" / "results"
 PARTITION = "CC-MAIN-2024-10"
 SAMPLE = ROOT / "data" / "sample"
+ENGINES = ("duckdb", "pyspark")
+ENGINES_SELECTED = set(ENGINES)  # --engines: which engines the abstraction and scaling suites run
+PER_ENGINE = ("abstraction", "scaling")  # suites whose results are keyed by engine
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,8 @@ def _pipeline_runs(
 
 def abstraction(p: Profile, results: dict[str, Any]) -> None:
     for engine, n in (("duckdb", p.duckdb_abstraction), ("pyspark", p.spark_abstraction)):
+        if engine not in ENGINES_SELECTED:
+            continue
         r = _pipeline_runs(p, engine, n, work=RAW / "work" / f"{engine}-{n}")
         r["n"] = n
         v = r["variants"]
@@ -121,6 +126,8 @@ def scaling(p: Profile, results: dict[str, Any]) -> None:
 
     done = results.get("abstraction", {})
     for engine, sizes in (("duckdb", p.duckdb_sizes), ("pyspark", p.spark_sizes)):
+        if engine not in ENGINES_SELECTED:
+            continue
         points = []
         for n in sizes:
             if done.get(engine, {}).get("n") == n:
@@ -238,6 +245,13 @@ def main(argv: list[str] | None = None) -> None:
     group.add_argument("--full", action="store_true", help="larger sizes, more repeats")
     parser.add_argument("--only", nargs="+", choices=list(SUITES), default=list(SUITES))
     parser.add_argument(
+        "--engines",
+        nargs="+",
+        choices=ENGINES,
+        default=list(ENGINES),
+        help="engines for the abstraction and scaling suites (the others keep earlier figures)",
+    )
+    parser.add_argument(
         "--render", action="store_true", help="only redo the plots and doc tables from the JSON"
     )
     args = parser.parse_args(argv)
@@ -246,10 +260,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.render:
         results = json.loads(path.read_text())
     else:
-        results = measure(profile, args.only)
-        if args.only != list(SUITES) and path.exists():
-            # A subset run replaces only its suites; the others keep their earlier figures.
+        ENGINES_SELECTED.clear()
+        ENGINES_SELECTED.update(args.engines)
+        results = measure(profile, args.only, args.engines)
+        if (args.only != list(SUITES) or args.engines != list(ENGINES)) and path.exists():
+            # A subset run replaces only its suites (and engines); the rest keep their figures.
             earlier = json.loads(path.read_text())
+            for suite in PER_ENGINE:
+                if suite in results and suite in earlier:
+                    results[suite] = {**earlier[suite], **results[suite]}
             commands = {**earlier.get("commands", {}), **results["commands"]}
             results = {**earlier, **results, "commands": commands}
         path.write_text(json.dumps(results, indent=1) + "\n")
@@ -257,15 +276,18 @@ def main(argv: list[str] | None = None) -> None:
     publish(results)
 
 
-def measure(profile: Profile, suites: list[str]) -> dict[str, Any]:
+def measure(profile: Profile, suites: list[str], engines: list[str]) -> dict[str, Any]:
     command = f"python -m bench --{profile.name}"
     if suites != list(SUITES):
         command += " --only " + " ".join(suites)
+    if engines != list(ENGINES):
+        command += " --engines " + " ".join(engines)
     results: dict[str, Any] = {"profile": profile.name, "machine": machine(), "commands": {}}
     partial = RAW / f"{profile.name}.partial.json"
     for name in suites:
         SUITES[name](profile, results)
-        results["commands"][name] = command
+        for key in [f"{name}:{e}" for e in engines] if name in PER_ENGINE else [name]:
+            results["commands"][key] = command
         partial.write_text(json.dumps(results, indent=1) + "\n")  # survives a later failure
     results["load_at_end"] = load_average()
     return results

@@ -28,8 +28,10 @@ def _loads(runs: dict[str, Any]) -> str:
 
 
 def render(results: dict[str, Any]) -> str:
-    def command(suite: str) -> str:
-        return f"`{results.get('commands', {}).get(suite) or results.get('command', '?')}`"
+    def command(suite: str, engine: str = "") -> str:
+        commands = results.get("commands", {})
+        found = commands.get(f"{suite}:{engine}") or commands.get(suite)
+        return f"`{found or results.get('command', '?')}`"
 
     lines = [
         _row("measure", "figure", "goal", "verdict", "load (1 min)", "command"),
@@ -50,7 +52,7 @@ def render(results: dict[str, Any]) -> str:
                 f"≤ {goal:.2f}x",
                 _verdict(abstraction, goal, runs=n_runs),
                 _loads(v),
-                command("abstraction"),
+                command("abstraction", engine),
             )
         )
         lines.append(
@@ -66,7 +68,7 @@ def render(results: dict[str, Any]) -> str:
                 "≤ 1.10x",
                 _verdict(contracts, 1.10, runs=n_runs),
                 _loads(v),
-                command("abstraction"),
+                command("abstraction", engine),
             )
         )
     for engine, s in results.get("scaling", {}).items():
@@ -83,7 +85,7 @@ def render(results: dict[str, Any]) -> str:
                 "(reported)",
                 "—",
                 _loads(loads),
-                command("scaling"),
+                command("scaling", engine),
             )
         )
     if d := results.get("devloop"):
