@@ -6,10 +6,7 @@ import ibis.expr.types as ir
 import pandera.ibis as pa
 
 from hydra_transforms.registry import Registry
-
-
-class Numbers(pa.DataFrameModel):
-    n: int = pa.Field()
+from tests.orchestration.demo import Numbers
 
 
 class Positive(pa.DataFrameModel):
