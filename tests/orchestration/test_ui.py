@@ -164,8 +164,11 @@ def test_the_ui_lists_every_asset_and_materializes_the_pipeline(
         browser.close()
     assert status == "COMPLETED_SUCCESS", runs
     # One subsettable step and a single-run backfill policy: the whole pipeline, every
-    # partition, is one run (one Spark application).
-    assert runs == ["SUCCESS"]
+    # partition, takes one run, or two when the backfill daemon launches the unpartitioned
+    # assets before the partitioned ones (seen both ways) — never one run per asset.
+    assert runs
+    assert len(runs) <= 2, runs
+    assert set(runs) == {"SUCCESS"}
     warehouse = tmp / "warehouse"
     assert sorted(p.name for p in warehouse.iterdir()) == sorted(
         t.name for t in registry.transforms
