@@ -1,19 +1,23 @@
 """Dagster assets generated from a hydra_transforms registry.
 
 Every transform is an asset of its own (lineage, partitions, checks and history per asset),
-and all of them are produced by one subsettable step: a run launches the engine once for the
-transforms it selected — one Spark application, not one per asset.
+and all of them are produced by one subsettable step: a run launches its engine once for the
+transforms it selected — one Spark application, not one per asset. Run config picks the
+engine for the whole run (``engine``) or per asset (``engines``); transforms that share an
+engine share a launch whenever their dependencies allow (see :mod:`hydra_orchestration.plan`).
 """
 
 # No `from __future__ import annotations` here: Dagster reads the asset's annotations at run time.
 
-from collections.abc import Iterator, Sequence
-from typing import Optional
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Optional
 
 import dagster as dg
 from pydantic import Field
 
-from hydra_orchestration.launchers import Launched, StepResult, launcher_for
+from hydra_orchestration.launchers import Launched, Launcher, StepResult, launcher_for
+from hydra_orchestration.plan import Launch, engines_for, plan_launches
 from hydra_orchestration.remote.step import CHECK_NAME, StepRequest
 from hydra_orchestration.settings import ENGINES, Settings, SettingsError, check_engine_override
 from hydra_transforms.registry import Registry, Source, Transform, load_registry
@@ -29,6 +33,10 @@ class StepConfig(dg.Config):
     engine: Optional[str] = Field(  # noqa: UP045 - Dagster config needs Optional
         default=None,
         description=f"Engine for this run, overriding SPARK_PIPES_ENGINE: one of {', '.join(ENGINES)}.",
+    )
+    engines: dict[str, str] = Field(
+        default_factory=dict,
+        description="Engine per asset for this run (asset name -> engine), overriding `engine`.",
     )
 
 
@@ -113,26 +121,88 @@ def _transforms_step(
         selected = [
             t.name for t in transforms if dg.AssetKey(t.name) in context.selected_asset_keys
         ]
-        engine = config.engine or settings.engine
         try:
-            check_engine_override(engine, settings)
-            launcher = launcher_for(engine, settings)
-        except SettingsError as exc:
+            engine_of = engines_for(
+                registry,
+                selected,
+                default=config.engine or settings.engine,
+                overrides=config.engines,
+            )
+            used = sorted(set(engine_of.values()))
+            for engine in used:
+                check_engine_override(engine, settings)
+            launchers = {engine: launcher_for(engine, settings) for engine in used}
+        except (SettingsError, ValueError) as exc:
             raise dg.Failure(description=f"run config for {', '.join(selected)}: {exc}") from exc
         keyed = partitioned and (context.has_partition_key or context.has_partition_key_range)
-        request = StepRequest(
-            registry=registry_spec,
-            transforms=tuple(selected),
-            engine=engine,
-            execution_mode=settings.mode,
-            locations=_locations(registry, selected, settings),
-            partitions=tuple(context.partition_keys) if keyed else (),
-            spark_conf=settings.spark_conf_for(engine),
+        yield from _launch_all(
+            context,
+            registry,
+            plan_launches(registry, engine_of),
+            lambda launch, names: StepRequest(
+                registry=registry_spec,
+                transforms=tuple(names),
+                engine=launch.engine,
+                execution_mode=settings.mode,
+                locations=_locations(registry, names, settings),
+                partitions=tuple(context.partition_keys) if keyed else (),
+                spark_conf=settings.spark_conf_for(launch.engine),
+            ),
+            launchers,
         )
-        context.log.info(f"{', '.join(selected)}: engine {engine}, mode {settings.mode}")
-        yield from _finish(selected, launcher.launch(context, request))
 
     return _step
+
+
+def _launch_all(
+    context: dg.AssetExecutionContext,
+    registry: Registry,
+    launches: Sequence[Launch],
+    request_for: Callable[[Launch, list[str]], StepRequest],
+    launchers: Mapping[str, Launcher],
+) -> Iterator[StepResult]:
+    """Run the launches in order, passing each one's results on as soon as it ends; then fail
+    the step if any selected transform did not publish.
+
+    A transform whose input failed in an earlier launch is not run; a launch that fails as a
+    whole (a killed subprocess) fails its transforms, and the other launches still run.
+    """
+    inputs = {t.name: set(t.inputs.values()) for t in registry.transforms}
+    failed: set[str] = set()
+    problems: list[str] = []
+    report = None
+    for launch in launches:
+        runnable = []
+        for name in launch.transforms:
+            blocked = sorted(inputs[name] & failed)
+            if blocked:
+                failed.add(name)
+                problems.append(
+                    f"{name}: not run: its input {', '.join(blocked)} failed earlier in this run"
+                )
+            else:
+                runnable.append(name)
+        if not runnable:
+            continue
+        request = request_for(launch, runnable)
+        context.log.info(
+            f"{', '.join(runnable)}: engine {launch.engine}, mode {request.execution_mode}"
+        )
+        try:
+            launched = launchers[launch.engine].launch(context, request)
+        except dg.Failure as exc:  # nothing the launch ran is known
+            failed.update(runnable)
+            problems.append(exc.description or str(exc))
+            continue
+        reported = yield from _reported(runnable, launched)
+        failed.update(reported.failed)
+        problems.extend(reported.problems)
+        report = report or reported.report
+    if problems:
+        raise dg.Failure(
+            description="\n".join(problems),
+            metadata={"report": report} if report is not None else None,
+        )
 
 
 def _locations(registry: Registry, selected: Sequence[str], settings: Settings) -> dict[str, str]:
@@ -154,8 +224,17 @@ def _builtin(registry: Registry, name: str) -> bool:
     return isinstance(dataset, Source) and dataset.builtin
 
 
-def _finish(selected: Sequence[str], launched: Launched) -> Iterator[StepResult]:
-    """Pass the step's results on; then fail the step if any selected transform did not publish.
+@dataclass
+class _Reported:
+    failed: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    report: Any = None  # the first broken contract's report, for the step's failure
+
+
+def _reported(
+    selected: Sequence[str], launched: Launched
+) -> Generator[StepResult, None, _Reported]:
+    """Pass one launch's results on, and say which transforms did not publish and why.
 
     Each transform reports its contract check. Without a check or an error, nothing is known
     about it (a subprocess that never opened Pipes, or exited before reporting) and it is not
@@ -166,28 +245,28 @@ def _finish(selected: Sequence[str], launched: Launched) -> Iterator[StepResult]
         key = result.asset_key.to_user_string() if result.asset_key else None
         if key in by_asset:
             by_asset[key].append(result)
-    problems: list[str] = []
-    report = None
+    reported = _Reported()
     for name in selected:
         checks = [r for r in by_asset[name] if isinstance(r, dg.AssetCheckResult)]
         materializations = [r for r in by_asset[name] if isinstance(r, dg.MaterializeResult)]
+        problem = None
         if name in launched.errors:
-            problems.append(f"{name}: {launched.errors[name]}")
+            problem = f"{name}: {launched.errors[name]}"
         elif not checks:
-            problems.append(
+            problem = (
                 f"{name}: the step reported no contract check (it never opened Dagster Pipes, "
                 "or exited before reporting); it is not counted as materialized"
             )
         elif not all(c.passed for c in checks):
-            problems.append(f"{name} broke its data contract; the previous output is kept.")
-            report = report or next(c for c in checks if not c.passed).metadata.get("report")
+            problem = f"{name} broke its data contract; the previous output is kept."
+            if reported.report is None:
+                reported.report = next(c for c in checks if not c.passed).metadata.get("report")
         elif not materializations:
-            problems.append(f"{name}: the step reported no materialization")
+            problem = f"{name}: the step reported no materialization"
         else:
             yield from materializations
         yield from checks
-    if problems:
-        raise dg.Failure(
-            description="\n".join(problems),
-            metadata={"report": report} if report is not None else None,
-        )
+        if problem is not None:
+            reported.failed.append(name)
+            reported.problems.append(problem)
+    return reported

@@ -142,18 +142,61 @@ def test_the_engine_can_be_overridden_per_run(tmp_path: Path) -> None:
     assert engines == {"doubled": "duckdb", "total": "duckdb"}
 
 
+@pytest.mark.pyspark
+def test_one_asset_can_run_on_another_engine_than_the_rest(tmp_path: Path) -> None:
+    settings = demo_settings(tmp_path, "pyspark", ["1", "2"])
+    config = {"engine": "duckdb", "engines": {"total": "pyspark"}}
+    result = run_pipeline_job(settings, run_config={"ops": {STEP: {"config": config}}})
+    assert result.success, failure_messages(result)
+    engines = {
+        e.materialization.asset_key.to_user_string(): e.materialization.metadata["engine"].value
+        for e in result.get_asset_materialization_events()
+    }
+    assert engines == {"doubled": "duckdb", "total": "pyspark"}
+    assert _read(tmp_path / "warehouse" / "total").column("n").to_pylist() == [6]
+
+
+@pytest.mark.duckdb
+def test_a_failure_stops_its_dependents_in_the_later_launches(
+    tmp_path: Path, fake_entrypoint
+) -> None:
+    marker = tmp_path / "spark-launched"
+    fake_entrypoint([sys.executable, "-c", f"open({str(marker)!r}, 'w')"])
+    settings = demo_settings(tmp_path, "duckdb", ["1", "-5"])
+    config = {"engines": {"total": "pyspark"}}
+    result = run_pipeline_job(settings, run_config={"ops": {STEP: {"config": config}}})
+    assert not result.success
+    message = failure_messages(result)[STEP]
+    assert "doubled broke its data contract" in message
+    assert "total: not run: its input doubled failed earlier in this run" in message
+    assert not marker.exists()  # the Spark launch for total never started
+    assert result.get_asset_materialization_events() == []
+    assert sorted(p.name for p in (tmp_path / "warehouse").iterdir()) == []
+
+
 @pytest.mark.parametrize(
-    ("engine", "message"),
+    ("config", "message"),
     [
-        ("spark", "unknown engine 'spark'; valid engines: pyspark, duckdb, emr, databricks"),
-        ("emr", "engine 'emr' cannot run in execution mode 'small_dev_sample_local'"),
+        (
+            {"engine": "spark"},
+            "unknown engine 'spark'; valid engines: pyspark, duckdb, emr, databricks",
+        ),
+        ({"engine": "emr"}, "engine 'emr' cannot run in execution mode 'small_dev_sample_local'"),
+        (
+            {"engines": {"total": "databricks"}},
+            "engine 'databricks' cannot run in execution mode 'small_dev_sample_local'",
+        ),
+        (
+            {"engines": {"totals": "duckdb"}},
+            "engines: no asset 'totals' in demo; its assets are doubled, total",
+        ),
     ],
 )
 def test_a_bad_engine_override_fails_before_anything_runs(
-    tmp_path: Path, engine: str, message: str
+    tmp_path: Path, config: dict[str, Any], message: str
 ) -> None:
     settings = demo_settings(tmp_path, "duckdb", ["1"])
-    result = run_pipeline_job(settings, run_config={"ops": {STEP: {"config": {"engine": engine}}}})
+    result = run_pipeline_job(settings, run_config={"ops": {STEP: {"config": config}}})
     assert not result.success
     assert message in failure_messages(result)[STEP]
     assert not (tmp_path / "warehouse").exists()
