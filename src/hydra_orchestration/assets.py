@@ -1,16 +1,16 @@
 """Dagster assets generated from a hydra_transforms registry.
 
 Every transform is an asset of its own (lineage, partitions, checks and history per asset),
-and all of them are produced by one subsettable step: a run launches its engine once for the
-transforms it selected — one Spark application, not one per asset. Run config picks the
-engine for the whole run (``engine``) or per asset (``engines``); transforms that share an
-engine share a launch whenever their dependencies allow (see :mod:`hydra_orchestration.plan`).
+and all of them are produced by one subsettable step: a run on one engine launches it once
+for the transforms it selected — one Spark application, not one per asset. Run config picks
+the engine for the whole run (``engine``) or per asset (``engines``); a run on several
+engines makes the fewest launches its dependencies allow (:mod:`hydra_orchestration.plan`).
 """
 
 # No `from __future__ import annotations` here: Dagster reads the asset's annotations at run time.
 
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+import dataclasses
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import Any, Optional
 
 import dagster as dg
@@ -18,7 +18,7 @@ from pydantic import Field
 
 from hydra_orchestration.launchers import Launched, Launcher, StepResult, launcher_for
 from hydra_orchestration.plan import Launch, engines_for, plan_launches
-from hydra_orchestration.remote.step import CHECK_NAME, StepRequest
+from hydra_orchestration.remote.step import CHECK_NAME, StepRequest, not_run
 from hydra_orchestration.settings import ENGINES, Settings, SettingsError, check_engine_override
 from hydra_transforms.registry import Registry, Source, Transform, load_registry
 
@@ -122,34 +122,36 @@ def _transforms_step(
             t.name for t in transforms if dg.AssetKey(t.name) in context.selected_asset_keys
         ]
         try:
+            for engine in (config.engine, *config.engines.values()):
+                if engine is not None:
+                    check_engine_override(engine, settings)
             engine_of = engines_for(
                 registry,
                 selected,
                 default=config.engine or settings.engine,
                 overrides=config.engines,
             )
-            used = sorted(set(engine_of.values()))
-            for engine in used:
-                check_engine_override(engine, settings)
-            launchers = {engine: launcher_for(engine, settings) for engine in used}
-        except (SettingsError, ValueError) as exc:
+            launchers = {e: launcher_for(e, settings) for e in sorted(set(engine_of.values()))}
+        except SettingsError as exc:
             raise dg.Failure(description=f"run config for {', '.join(selected)}: {exc}") from exc
         keyed = partitioned and (context.has_partition_key or context.has_partition_key_range)
-        yield from _launch_all(
-            context,
-            registry,
-            plan_launches(registry, engine_of),
-            lambda launch, names: StepRequest(
-                registry=registry_spec,
-                transforms=tuple(names),
-                engine=launch.engine,
-                execution_mode=settings.mode,
-                locations=_locations(registry, names, settings),
-                partitions=tuple(context.partition_keys) if keyed else (),
-                spark_conf=settings.spark_conf_for(launch.engine),
-            ),
-            launchers,
+        base = StepRequest(
+            registry=registry_spec,
+            transforms=(),
+            engine="",
+            execution_mode=settings.mode,
+            locations={},
+            partitions=tuple(context.partition_keys) if keyed else (),
         )
+        launches = plan_launches(registry, engine_of)
+        if len(launches) > 1:
+            context.log.info(
+                f"{len(launches)} launches: "
+                + "; ".join(
+                    f"{launch.engine} for {', '.join(launch.transforms)}" for launch in launches
+                )
+            )
+        yield from _launch_all(context, registry, settings, base, launches, launchers)
 
     return _step
 
@@ -157,8 +159,9 @@ def _transforms_step(
 def _launch_all(
     context: dg.AssetExecutionContext,
     registry: Registry,
+    settings: Settings,
+    base: StepRequest,
     launches: Sequence[Launch],
-    request_for: Callable[[Launch, list[str]], StepRequest],
     launchers: Mapping[str, Launcher],
 ) -> Iterator[StepResult]:
     """Run the launches in order, passing each one's results on as soon as it ends; then fail
@@ -177,22 +180,29 @@ def _launch_all(
             blocked = sorted(inputs[name] & failed)
             if blocked:
                 failed.add(name)
-                problems.append(
-                    f"{name}: not run: its input {', '.join(blocked)} failed earlier in this run"
-                )
+                problems.append(f"{name}: {not_run(blocked)}")
             else:
                 runnable.append(name)
         if not runnable:
             continue
-        request = request_for(launch, runnable)
-        context.log.info(
-            f"{', '.join(runnable)}: engine {launch.engine}, mode {request.execution_mode}"
+        request = dataclasses.replace(
+            base,
+            transforms=tuple(runnable),
+            engine=launch.engine,
+            locations=_locations(registry, runnable, settings),
+            spark_conf=settings.spark_conf_for(launch.engine),
         )
+        context.log.info(f"{', '.join(runnable)}: engine {launch.engine}, mode {settings.mode}")
         try:
             launched = launchers[launch.engine].launch(context, request)
-        except dg.Failure as exc:  # nothing the launch ran is known
+        except Exception as exc:  # the launch failed as a whole: nothing it ran is known
             failed.update(runnable)
-            problems.append(exc.description or str(exc))
+            problems.append(
+                exc.description or str(exc)
+                if isinstance(exc, dg.Failure)
+                else f"{', '.join(runnable)}: the {launch.engine} launch failed: "
+                f"{type(exc).__name__}: {exc}"
+            )
             continue
         reported = yield from _reported(runnable, launched)
         failed.update(reported.failed)
@@ -224,10 +234,10 @@ def _builtin(registry: Registry, name: str) -> bool:
     return isinstance(dataset, Source) and dataset.builtin
 
 
-@dataclass
+@dataclasses.dataclass
 class _Reported:
-    failed: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    failed: list[str] = dataclasses.field(default_factory=list)
+    problems: list[str] = dataclasses.field(default_factory=list)
     report: Any = None  # the first broken contract's report, for the step's failure
 
 

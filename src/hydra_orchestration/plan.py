@@ -1,9 +1,10 @@
 """Which engine runs each selected transform, and in how few launches.
 
 A run picks one engine for all its assets (``engine``) and may move single assets to another
-(``engines``). Transforms that share an engine go into one launch — one Spark application —
-whenever their dependencies allow; a transform whose input is made on another engine waits
-for that launch to finish.
+(``engines``). Each launch starts an engine once — for Spark, one application — so the plan
+uses as few launches as the dependencies allow: a transform whose input is made on another
+engine waits for that launch to finish, and everything of one engine that is ready by then
+goes together.
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from hydra_transforms.registry import Registry, Transform
+from hydra_orchestration.settings import SettingsError
+from hydra_transforms.registry import Registry
 
-__all__ = ["Launch", "engines_for", "plan_launches"]
+__all__ = ["IN_PROCESS_ENGINES", "Launch", "engines_for", "plan_launches"]
+
+# Engines that run in the Dagster process: a launch of theirs starts nothing.
+IN_PROCESS_ENGINES = frozenset({"duckdb"})
 
 
 @dataclass(frozen=True)
@@ -33,38 +38,55 @@ def engines_for(
 ) -> dict[str, str]:
     """Selected transform -> its engine: its override, else ``default``.
 
-    Raises ValueError naming the registry's transforms when an override names none of them;
+    Raises SettingsError naming the registry's transforms when an override names none of them;
     overrides for transforms that are not selected are legal and unused.
     """
     known = [t.name for t in registry.transforms]
     unknown = sorted(set(overrides) - set(known))
     if unknown:
-        raise ValueError(
-            f"engines: no asset {', '.join(map(repr, unknown))} in {registry.name}; "
-            f"its assets are {', '.join(known)}"
+        sources = [name for name in unknown if name in registry]
+        why = f" ({', '.join(sources)}: a source, read where it is, runs on no engine)"
+        raise SettingsError(
+            f"engines: no transform {', '.join(map(repr, unknown))} in {registry.name}"
+            f"{why if sources else ''}; its transforms are {', '.join(known)}"
         )
     return {name: overrides.get(name, default) for name in selected}
 
 
 def plan_launches(registry: Registry, engine_of: Mapping[str, str]) -> list[Launch]:
-    """Launches for the transforms in ``engine_of``, in an order that honours dependencies.
+    """The fewest launches that run the transforms in ``engine_of`` after their inputs.
 
-    Each launch takes the first transform still waiting and every later one of the same engine
-    whose selected inputs are made before it or in the same launch.
+    Each launch takes every transform of its engine whose selected inputs are made before it or
+    in it; which engine goes next is searched breadth-first, so the first complete plan found
+    has the fewest launches. Among those, the plan with the fewest launches that start
+    something (not in-process) wins, then the one that follows the registry's order.
     """
-    pending: list[Transform] = [t for t in registry.transforms if t.name in engine_of]
-    done: set[str] = set()
-    launches = []
-    while pending:
-        # The first waiting transform is always ready: everything before it in dependency
-        # order has been launched.
-        engine = engine_of[pending[0].name]
-        batch: list[str] = []
-        for transform in pending:
-            waits_on = {d for d in transform.inputs.values() if d in engine_of} - done
-            if engine_of[transform.name] == engine and waits_on <= set(batch):
-                batch.append(transform.name)
-        launches.append(Launch(engine, tuple(batch)))
-        done.update(batch)
-        pending = [t for t in pending if t.name not in done]
-    return launches
+    order = [t for t in registry.transforms if t.name in engine_of]
+    inputs = {t.name: {d for d in t.inputs.values() if d in engine_of} for t in order}
+    everything = frozenset(engine_of)
+    plans: dict[frozenset[str], list[Launch]] = {frozenset(): []}
+    while everything not in plans:
+        following: dict[frozenset[str], list[Launch]] = {}
+        for done, plan in plans.items():
+            ready = [t.name for t in order if t.name not in done and inputs[t.name] <= done]
+            # The first waiting transform in registry order is always ready: start with its engine.
+            for engine in dict.fromkeys(engine_of[name] for name in ready):
+                batch: list[str] = []
+                for transform in order:
+                    name = transform.name
+                    if (
+                        name not in done
+                        and engine_of[name] == engine
+                        and inputs[name] <= done | set(batch)
+                    ):
+                        batch.append(name)
+                after = done | frozenset(batch)
+                candidate = [*plan, Launch(engine, tuple(batch))]
+                if after not in following or _starts(candidate) < _starts(following[after]):
+                    following[after] = candidate
+        plans = following
+    return plans[everything]
+
+
+def _starts(plan: Sequence[Launch]) -> int:
+    return sum(launch.engine not in IN_PROCESS_ENGINES for launch in plan)

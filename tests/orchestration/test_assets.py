@@ -77,7 +77,7 @@ def test_a_contract_failure_fails_the_check_and_stops_downstream(tmp_path: Path)
     )
     message = failure_messages(result)[STEP]
     assert "doubled broke its data contract" in message
-    assert "total: not run: its input doubled failed earlier in this step" in message
+    assert "total: not run: its input doubled failed earlier in this run" in message
     assert result.get_asset_materialization_events() == []
     assert not (tmp_path / "warehouse" / "doubled").exists()
     assert not (tmp_path / "warehouse" / "total").exists()
@@ -174,6 +174,30 @@ def test_a_failure_stops_its_dependents_in_the_later_launches(
     assert sorted(p.name for p in (tmp_path / "warehouse").iterdir()) == []
 
 
+@pytest.mark.duckdb
+def test_a_killed_launch_stops_its_dependents_but_not_the_other_launches(
+    tmp_path: Path, fake_entrypoint
+) -> None:
+    fake_entrypoint(
+        [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]
+    )
+    settings = demo_settings(tmp_path, "duckdb", ["1", "3"])
+    config = {"engines": {"negated": "pyspark"}}
+    result = run_pipeline_job(
+        settings,
+        registry="tests.orchestration.branches:registry",
+        run_config={"ops": {"branches_transforms": {"config": config}}},
+    )
+    assert not result.success
+    message = failure_messages(result)["branches_transforms"]
+    assert "the Spark subprocess for negated failed" in message
+    assert "(killed by SIGKILL)" in message
+    assert "after_negated: not run: its input negated failed earlier in this run" in message
+    keys = [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()]
+    assert keys == ["squared"]
+    assert _read(tmp_path / "warehouse" / "squared").column("n").to_pylist() == [1, 9]
+
+
 @pytest.mark.parametrize(
     ("config", "message"),
     [
@@ -188,7 +212,12 @@ def test_a_failure_stops_its_dependents_in_the_later_launches(
         ),
         (
             {"engines": {"totals": "duckdb"}},
-            "engines: no asset 'totals' in demo; its assets are doubled, total",
+            "engines: no transform 'totals' in demo; its transforms are doubled, total",
+        ),
+        # Every engine named is checked, even one that no selected asset ends up using.
+        (
+            {"engine": "sprak", "engines": {"doubled": "duckdb", "total": "duckdb"}},
+            "unknown engine 'sprak'; valid engines: pyspark, duckdb, emr, databricks",
         ),
     ],
 )
@@ -240,7 +269,7 @@ def test_an_error_in_the_subprocess_fails_the_asset_with_the_reason(tmp_path: Pa
     message = failure_messages(result)[STEP]
     assert "doubled: ContractViolation: dataset 'numbers' failed contract Numbers" in message
     assert "column 'n' failed not_nullable (1 failing row)" in message
-    assert "total: not run: its input doubled failed earlier in this step" in message
+    assert "total: not run: its input doubled failed earlier in this run" in message
     assert result.get_asset_materialization_events() == []
     assert not (tmp_path / "warehouse").exists()
 
@@ -292,7 +321,7 @@ def test_a_failed_transform_stops_its_dependents_but_not_the_other_branches(
     assert not result.success
     message = failure_messages(result)["branches_transforms"]
     assert "negated broke its data contract" in message
-    assert "after_negated: not run: its input negated failed earlier in this step" in message
+    assert "after_negated: not run: its input negated failed earlier in this run" in message
     assert "squared" not in message
     keys = [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()]
     assert keys == ["squared"]

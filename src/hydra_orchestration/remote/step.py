@@ -18,7 +18,7 @@ from hydra_transforms.engines import Engine
 from hydra_transforms.registry import Registry, Transform, load_registry
 from hydra_transforms.runner import Checked, RunResult, run_transform
 
-__all__ = ["CHECK_NAME", "StepOutcome", "StepRequest", "run_step"]
+__all__ = ["CHECK_NAME", "StepOutcome", "StepRequest", "not_run", "run_step"]
 
 CHECK_NAME = "contract"
 PREVIEW_ROWS = 5
@@ -96,7 +96,7 @@ def run_step(
             outcome = StepOutcome(
                 transform=transform.name,
                 check_passed=None,
-                error=f"not run: its input {', '.join(blocked)} failed earlier in this step",
+                error=not_run(blocked),
             )
         else:
             outcome = _run_one(request, registry, transform, engine, checked)
@@ -106,6 +106,11 @@ def run_step(
         if report is not None:
             report(outcome)
     return outcomes
+
+
+def not_run(failed_inputs: Sequence[str]) -> str:
+    """Why a transform was not run (the same words whichever launch its input failed in)."""
+    return f"not run: its input {', '.join(failed_inputs)} failed earlier in this run"
 
 
 def _in_order(registry: Registry, names: Sequence[str]) -> list[Transform]:
