@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import tomllib
 from pathlib import Path
@@ -13,9 +12,9 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 
-SCHEMA_PATH = Path(
-    os.environ.get("PIXI_SCHEMA", PROJECT_ROOT.parent / "shared" / "pixi" / "schema.json")
-)
+# Vendored with its source and licence (vendor/pixi/README.md): the test needs nothing
+# outside the repository.
+SCHEMA_PATH = Path(__file__).parent / "vendor" / "pixi" / "schema.json"
 
 
 def _load_toml(name: str) -> dict:
@@ -31,14 +30,25 @@ def _names(requirements: list) -> set[str]:
     }
 
 
-def test_pixi_manifest_validates_against_the_pixi_schema() -> None:
-    assert SCHEMA_PATH.is_file(), f"pixi schema not found at {SCHEMA_PATH} (set PIXI_SCHEMA)"
+def _schema_errors(manifest: dict) -> list[str]:
     schema = json.loads(SCHEMA_PATH.read_text())
-    errors = [
+    return [
         f"{'/'.join(map(str, e.path)) or '<root>'}: {e.message}"
-        for e in jsonschema.Draft7Validator(schema).iter_errors(_load_toml("pixi.toml"))
+        for e in jsonschema.Draft7Validator(schema).iter_errors(manifest)
     ]
-    assert errors == []
+
+
+def test_pixi_manifest_validates_against_the_pixi_schema() -> None:
+    assert _schema_errors(_load_toml("pixi.toml")) == []
+
+
+def test_the_schema_check_rejects_a_broken_manifest() -> None:
+    manifest = _load_toml("pixi.toml")
+    manifest["tasks"]["start"] = {"cmd": "x", "desciption": "typo"}
+    manifest["workspace"]["channels"] = "conda-forge"
+    errors = _schema_errors(manifest)
+    assert any(e.startswith("tasks/start") for e in errors), errors
+    assert any(e.startswith("workspace/channels") for e in errors), errors
 
 
 def test_pixi_provides_python_a_jdk_and_the_editable_package() -> None:
