@@ -45,6 +45,10 @@ URL_CASES: list[tuple[str | None, str | None, str | None, bool, bool]] = [
     ("https://user:pw@firm.de/", "firm.de", "firm.de", False, True),
     ("https://user@www.firm.de:443/a", "firm.de", "firm.de", False, True),
     ("https://firm.de@evil.com/", "evil.com", "evil.com", False, True),
+    # several "@": user info ends at the last one before the path (as browsers and urllib read it)
+    ("http://a@b@firm.de", "firm.de", "firm.de", False, True),
+    ("http://a@b@firm.de/x@y", "firm.de", "firm.de", False, True),
+    ("a@b@firm.de", "firm.de", None, False, True),
     # paths, query, fragment
     ("https://firm.de/a/b?q=1#frag", "firm.de", "firm.de", False, True),
     ("https://firm.de?q=1", "firm.de", "firm.de", False, True),

@@ -47,7 +47,8 @@ SOCIAL_MEDIA_DOMAINS = (
 )
 
 # One regular expression takes the host out of a URL: optional scheme (http, https or
-# protocol-relative), optional user info, optional www./www2., the host (lazily, so that
+# protocol-relative), optional user info (up to the last "@" before the path, as browsers
+# read "http://a@b@firm.de": host firm.de), optional www./www2., the host (lazily, so that
 # trailing dots and a port stay outside), then the path, query or fragment.
 _WS = WHITESPACE[1:-1]  # the characters, for use inside other classes
 # Java's "$" also matches before a final U+0085, U+2028 or U+2029 (line terminators to Java,
@@ -55,7 +56,7 @@ _WS = WHITESPACE[1:-1]  # the characters, for use inside other classes
 # "firm.de\u2028" on DuckDB. They end a host here, on both engines.
 _LINE_ENDS = r"\x{85}\x{2028}\x{2029}"
 _HOST_IN_URL = (
-    rf"(?s)^{WHITESPACE}*(?:https?://|//)?(?:[^@/?#]*@)?(?:www[0-9]*\.)?"
+    rf"(?s)^{WHITESPACE}*(?:https?://|//)?(?:[^/?#]*@)?(?:www[0-9]*\.)?"
     rf"([^/?#:@{_WS}{_LINE_ENDS}]*?)\.*(?::[0-9]*)?(?:[/?#\\{_WS}{_LINE_ENDS}].*)?$"
 )
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
