@@ -7,7 +7,14 @@
 """
 
 from hydra_transforms.contracts import CheckFailure, ContractViolation, ValidationReport, validate
-from hydra_transforms.engines import ENGINES, Engine, connect, local_spark_session
+from hydra_transforms.engines import (
+    ENGINES,
+    CsvReadError,
+    Engine,
+    connect,
+    local_spark_session,
+    to_arrow,
+)
 from hydra_transforms.parity import (
     ParityError,
     ParityReport,
@@ -15,13 +22,15 @@ from hydra_transforms.parity import (
     check_parity,
     compare_tables,
 )
-from hydra_transforms.registry import Registry, Source, Transform
+from hydra_transforms.registry import CsvDialect, Registry, Source, Transform
 from hydra_transforms.runner import RunResult, read_dataset, run_pipeline, run_transform
 
 __all__ = [
     "ENGINES",
     "CheckFailure",
     "ContractViolation",
+    "CsvDialect",
+    "CsvReadError",
     "Engine",
     "ParityError",
     "ParityReport",
@@ -38,5 +47,6 @@ __all__ = [
     "read_dataset",
     "run_pipeline",
     "run_transform",
+    "to_arrow",
     "validate",
 ]

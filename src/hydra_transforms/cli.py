@@ -12,7 +12,14 @@ from typing import Any
 from hydra_transforms.contracts import ContractViolation, validate
 from hydra_transforms.engines import ENGINES, Engine, connect, local_spark_session
 from hydra_transforms.registry import Registry, Source, Transform, load_registry
-from hydra_transforms.runner import RunResult, read_dataset, run_pipeline, run_transform
+from hydra_transforms.runner import (
+    RunResult,
+    read_dataset,
+    read_text,
+    run_pipeline,
+    run_transform,
+    typed_from_text,
+)
 
 DEFAULT_REGISTRY = "hydra_transforms.example:registry"
 EXIT_OK, EXIT_CONTRACT, EXIT_USAGE = 0, 1, 2
@@ -28,7 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         registry = load_registry(args.registry)
         return args.command(registry, args)
     except ContractViolation as exc:
-        print(str(exc), file=sys.stderr)
+        # Contract reports are the commands' output, on stdout (as `validate` prints them);
+        # stderr carries errors about the command itself.
+        print(str(exc))
         return EXIT_CONTRACT
     except (UsageError, ValueError, KeyError, FileNotFoundError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
@@ -79,15 +88,20 @@ def _cmd_validate(registry: Registry, args: argparse.Namespace) -> int:
     if not path.exists():
         raise UsageError(f"no such file or directory: {path}")
     engine = _engine(args)
-    if args.format:
+    if args.format and args.format != getattr(dataset, "format", "parquet"):
         dataset = Source(
             name=dataset.name,
             format=args.format,
             contract=dataset.contract,
             partition_column=dataset.partition_column,
         )
-    table = read_dataset(engine, dataset, path)
-    report = validate(table, dataset.contract, dataset=dataset.name)
+    text = read_text(engine, dataset, path)
+    table = (
+        typed_from_text(text, dataset.contract)
+        if text is not None
+        else read_dataset(engine, dataset, path)
+    )
+    report = validate(table, dataset.contract, dataset=dataset.name, text=text)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
     return EXIT_OK if report.passed else EXIT_CONTRACT
 

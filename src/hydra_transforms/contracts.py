@@ -36,12 +36,15 @@ import pandera.backends.ibis.builtin_checks  # noqa: F401  (registers the ibis c
 import pandera.ibis as pa
 from pandera.api.ibis.types import IbisData
 
+from hydra_transforms.engines import to_arrow
+
 __all__ = [
     "CheckFailure",
     "ContractViolation",
     "ValidationReport",
     "contract_name",
     "contract_schema",
+    "count_noun",
     "validate",
 ]
 
@@ -66,7 +69,7 @@ class CheckFailure:
         if self.detail:
             text += f": {self.detail}"
         if self.failing_rows is not None:
-            text += f" ({self.failing_rows:,} failing row{'s' if self.failing_rows != 1 else ''})"
+            text += f" ({count_noun(self.failing_rows, 'failing row')})"
         if self.examples:
             text += "; e.g. " + ", ".join(_short_repr(v) for v in self.examples)
         return text
@@ -86,12 +89,12 @@ class ValidationReport:
         return not self.failures
 
     def summary(self) -> str:
-        rows = f"{self.rows:,} rows" if self.rows is not None else "the table"
+        rows = count_noun(self.rows, "row") if self.rows is not None else "the table"
         if self.passed:
             return f"dataset '{self.dataset}' passed contract {self.contract} ({rows})"
         lines = [
             f"dataset '{self.dataset}' failed contract {self.contract}: "
-            f"{len(self.failures)} check{'s' if len(self.failures) != 1 else ''} failed on {rows}"
+            f"{count_noun(len(self.failures), 'check')} failed on {rows}"
         ]
         lines += [f"  - {failure.describe()}" for failure in self.failures]
         return "\n".join(lines)
@@ -152,18 +155,27 @@ def validate(
     *,
     dataset: str | None = None,
     examples: int = DEFAULT_EXAMPLES,
+    text: ir.Table | None = None,
 ) -> ValidationReport:
-    """Check ``table`` against ``contract`` on its engine; collect every failure (lazy)."""
+    """Check ``table`` against ``contract`` on its engine; collect every failure (lazy).
+
+    ``text`` is the table of strings ``table`` was parsed from (a CSV source): values that do
+    not parse as the contract's type are then reported with their text.
+    """
     schema = contract.to_schema()
     name = dataset or getattr(schema, "name", None) or contract_name(contract)
     failures = list(_structure_failures(table, schema))
+    if text is not None:
+        failures += _parse_failures(text, schema, examples)
     broken = {f.column for f in failures if f.column}
     columns = {c: col for c, col in schema.columns.items() if c not in broken}
     probes = _element_probes(table, schema, columns)
-    counts = table.aggregate(
-        __rows=table.count(),
-        **{f"__p{i}": ibis.ifelse(p.fails, 1, 0).sum() for i, p in enumerate(probes)},
-    ).to_pyarrow()
+    counts = to_arrow(
+        table.aggregate(
+            __rows=table.count(),
+            **{f"__p{i}": ibis.ifelse(p.fails, 1, 0).sum() for i, p in enumerate(probes)},
+        )
+    )
     rows = int(counts["__rows"][0].as_py())
     for i, probe in enumerate(probes):
         failing = counts[f"__p{i}"][0].as_py() or 0
@@ -229,15 +241,22 @@ def _structure_failures(table: ir.Table, schema: Any) -> list[CheckFailure]:
     return failures
 
 
+def missing(value: ir.Value) -> ir.BooleanValue:
+    """Whether a value is missing: NULL, or NaN in a float column (as pandera does on pandas).
+
+    Spelled out for each engine alike: ibis' own ``isnull`` counts NaN on PySpark only.
+    """
+    isnull = value.isnull()
+    if value.type().is_floating():
+        isnull = isnull | value.isnan().fill_null(False)
+    return isnull
+
+
 def _element_probes(table: ir.Table, schema: Any, columns: dict[str, Any]) -> list[_Probe]:
     probes = []
     for name, column in columns.items():
-        value = table[name]
         if not column.nullable:
-            isnull = value.isnull()
-            if value.type().is_floating():
-                isnull = isnull | value.isnan()
-            probes.append(_Probe("not_nullable", name, isnull))
+            probes.append(_Probe("not_nullable", name, missing(table[name])))
         probes += [_check_probe(table, check, name) for check in column.checks]
     if set(schema.columns) - set(columns):
         return probes  # table-wide checks need every declared column
@@ -247,9 +266,9 @@ def _element_probes(table: ir.Table, schema: Any, columns: dict[str, Any]) -> li
 
 def _check_probe(table: ir.Table, check: Any, column: str | None) -> _Probe:
     out = _check_expression(table, check, column)
-    failed = (~out).fill_null(False)
+    failed = (~out).fill_null(False)  # NULL (unknown) passes, as in pandera's ibis backend
     if check.ignore_na and column is not None:
-        failed = failed & table[column].notnull()
+        failed = failed & ~missing(table[column])  # missing values are nullable's business
     return _Probe(_check_name(check), column, failed)
 
 
@@ -289,15 +308,51 @@ def _has_examples(probe: _Probe, examples: int) -> bool:
 
 def _examples(table: ir.Table, probe: _Probe, limit: int) -> tuple[Any, ...]:
     assert probe.column is not None
-    values = (
+    values = to_arrow(
         table.filter(probe.fails)
         .select(probe.column)
         .distinct()
         .order_by(probe.column)
         .limit(limit)
-        .to_pyarrow()
     )
     return tuple(values[probe.column].to_pylist())
+
+
+def _parse_failures(text: ir.Table, schema: Any, examples: int) -> list[CheckFailure]:
+    """Text values that do not parse as their column's declared type, with a few of them."""
+    probes = [
+        _Probe(
+            f"dtype('{_ibis_type(column)}')",
+            name,
+            text[name].notnull() & text[name].try_cast(_ibis_type(column)).isnull(),
+        )
+        for name, column in schema.columns.items()
+        if name in text.columns
+        and column.dtype is not None
+        and not _ibis_type(column).is_string()
+        and text[name].type().is_string()
+    ]
+    if not probes:
+        return []
+    counts = to_arrow(
+        text.aggregate(
+            **{f"__p{i}": ibis.ifelse(p.fails, 1, 0).sum() for i, p in enumerate(probes)}
+        )
+    )
+    failures = []
+    for i, probe in enumerate(probes):
+        failing = counts[f"__p{i}"][0].as_py() or 0
+        if failing:
+            failures.append(
+                CheckFailure(
+                    check=probe.check,
+                    column=probe.column,
+                    failing_rows=int(failing),
+                    examples=_examples(text, probe, examples) if examples else (),
+                    detail=f"text that does not parse as {probe.check[7:-2]}",
+                )
+            )
+    return failures
 
 
 def _unique_keys(schema: Any, columns: dict[str, Any]) -> list[tuple[str, ...]]:
@@ -315,11 +370,11 @@ def _uniqueness_failures(
     failures = []
     for key in _unique_keys(schema, columns):
         dups = table.group_by(list(key)).aggregate(__n=ibis._.count()).filter(ibis._.__n > 1)
-        stats = dups.aggregate(groups=dups.count(), rows=dups.__n.sum()).to_pyarrow()
+        stats = to_arrow(dups.aggregate(groups=dups.count(), rows=dups.__n.sum()))
         groups = stats["groups"][0].as_py() or 0
         if not groups:
             continue
-        sample = dups.order_by(list(key)).limit(examples).to_pyarrow() if examples else None
+        sample = to_arrow(dups.order_by(list(key)).limit(examples)) if examples else None
         values: Sequence[Any] = ()
         if sample is not None:
             rows = sample.select(list(key)).to_pylist()
@@ -330,10 +385,15 @@ def _uniqueness_failures(
                 column=key[0] if len(key) == 1 else None,
                 failing_rows=int(stats["rows"][0].as_py()),
                 examples=tuple(values),
-                detail=f"{groups:,} duplicated value{'s' if groups != 1 else ''}",
+                detail=f"{count_noun(groups, 'duplicated value')}",
             )
         )
     return failures
+
+
+def count_noun(n: int, noun: str) -> str:
+    """``1 row``, ``2 rows``, ``1,000 rows``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _short_repr(value: Any, limit: int = 60) -> str:

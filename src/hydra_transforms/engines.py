@@ -2,43 +2,66 @@
 
 Transforms never see these differences; they receive ibis tables. Everything engine
 specific (how a CSV or a hive-partitioned Parquet dataset is read, how a partitioned
-dataset is written, session settings that make results comparable) lives here, in one
-adapter per engine, looked up by name in ``ENGINES``.
+dataset is written, how a result gets exactly the declared types, session settings that
+make results comparable) lives here, in one adapter per engine, looked up by name in
+``ENGINES``.
 """
 
 from __future__ import annotations
 
+import csv
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
-from ibis.backends.sql.datatypes import DuckDBType
+
+from hydra_transforms.registry import CsvDialect
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 __all__ = [
     "ENGINES",
+    "CsvReadError",
     "DuckDBEngine",
     "Engine",
     "SparkEngine",
     "connect",
     "local_spark_session",
+    "to_arrow",
 ]
 
-# Spark settings that make a local session small and its results comparable with DuckDB.
-LOCAL_SPARK_CONF: Mapping[str, str] = {
-    "spark.ui.enabled": "false",
+# Spark settings that make a session's results comparable with DuckDB's, applied to every
+# session the library is given (they are runtime SQL settings). docs/engines.md explains each.
+SPARK_SQL_CONF: Mapping[str, str] = {
     "spark.sql.session.timeZone": "UTC",
+    # Partition values stay strings, as on DuckDB (hive_types_autocast=false).
     "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+    # Timestamps are written as INT64 microseconds (Spark's default is the legacy INT96), so
+    # both engines write the same Parquet types.
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+}
+
+# Settings that keep a local session small and quiet.
+LOCAL_SPARK_CONF: Mapping[str, str] = {
+    **SPARK_SQL_CONF,
+    "spark.ui.enabled": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.ui.showConsoleProgress": "false",
     "spark.driver.extraJavaOptions": "-Dlog4j2.level=ERROR",
 }
+
+# Spark calls latin-1 by its ISO name.
+_SPARK_ENCODINGS = {"utf-8": "utf-8", "utf-16": "utf-16", "latin-1": "iso-8859-1"}
+
+
+class CsvReadError(ValueError):
+    """A CSV file does not have the declared dialect, or a row does not parse."""
 
 
 class Engine(ABC):
@@ -54,8 +77,39 @@ class Engine(ABC):
         """A Parquet file, or a directory of (hive-partitioned) Parquet files."""
 
     @abstractmethod
-    def read_csv(self, path: str) -> ir.Table:
-        """A CSV file with a header, every column read as a string (typed later, alike)."""
+    def read_csv(self, path: str, dialect: CsvDialect, *, names: Sequence[str]) -> ir.Table:
+        """A CSV file read in exactly ``dialect``, every column as a string (typed later).
+
+        ``names`` are the column names when the dialect has no header line; with a header
+        they come from it.
+        """
+
+    @abstractmethod
+    def type_sql(self, dtype: dt.DataType) -> str:
+        """The engine's SQL name of an ibis type."""
+
+    def conform(self, expr: ir.Table, schema: Mapping[str, dt.DataType]) -> ir.Table:
+        """``expr`` with the columns named in ``schema`` cast to exactly those types.
+
+        The cast is SQL around the compiled expression, not ibis' ``cast``: ibis drops a cast
+        to the type it believes a column has, and it is sometimes wrong about what the engine
+        computes (Spark's ROW_NUMBER is INT where ibis says int64; DuckDB's SUM of BIGINT is
+        HUGEINT). Other columns are kept as they are.
+        """
+        columns = ", ".join(
+            f"{self.nullable_sql(self.cast_sql(name, schema.get(name)))} AS {self.quote(name)}"
+            for name in expr.columns
+        )
+        self.con._run_pre_execute_hooks(expr)  # registers ibis.memtable data, as execute does
+        return self.con.sql(f"SELECT {columns} FROM ({self.con.compile(expr)}) AS conformed")
+
+    def cast_sql(self, name: str, dtype: dt.DataType | None) -> str:
+        column = self.quote(name)
+        return column if dtype is None else f"CAST({column} AS {self.type_sql(dtype)})"
+
+    def nullable_sql(self, sql: str) -> str:
+        """``sql`` as a column the engine writes as nullable (OPTIONAL in Parquet)."""
+        return sql
 
     @abstractmethod
     def write_parquet(self, expr: ir.Table, path: str, *, partition_by: str | None) -> None:
@@ -64,6 +118,11 @@ class Engine(ABC):
     def from_arrow(self, table: pa.Table, *, name: str) -> ir.Table:
         """Make an in-memory Arrow table available to expressions on this engine."""
         return self.con.create_table(name, table, overwrite=True)
+
+    @staticmethod
+    @abstractmethod
+    def quote(identifier: str) -> str:
+        """An identifier quoted for the engine's SQL."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
@@ -75,29 +134,77 @@ class DuckDBEngine(Engine):
     def read_parquet(self, path: str) -> ir.Table:
         pattern = path if _is_file(path) else f"{path.rstrip('/')}/**/*.parquet"
         # Partition values stay strings on both engines (Spark's inference is off too).
-        return self.con.read_parquet(pattern, hive_partitioning=True, hive_types_autocast=False)
+        table = self.con.read_parquet(pattern, hive_partitioning=True, hive_types_autocast=False)
+        # DuckDB trusts a Parquet file's min/max statistics for floats, which pyarrow (and the
+        # Parquet spec) write without NaN: given [0.25, NaN], `isnan(x)` and `x > 1` are then
+        # answered from the statistics and find nothing (tests/transforms/test_engines.py
+        # proves it). Reading every float through an arithmetic identity keeps those
+        # predicates on the values; `x * 1` keeps NaN, infinities and the sign of zero.
+        floats = {
+            name: table[name] * ibis.literal(1, type=dtype)
+            for name, dtype in table.schema().items()
+            if dtype.is_floating()
+        }
+        return table.mutate(**floats) if floats else table
 
-    def read_csv(self, path: str) -> ir.Table:
-        # Materialised as text first: DuckDB 2.0 pushes a later TRY_CAST into its CSV reader,
-        # which then raises on "x12" instead of yielding NULL (duckdb/duckdb#23818).
-        table = self.con.read_csv(path, header=True, all_varchar=True)
-        return self.con.create_table(ibis.util.gen_name("hydra_csv"), table, temp=True)
+    def read_csv(self, path: str, dialect: CsvDialect, *, names: Sequence[str]) -> ir.Table:
+        # No sniffing: the header is parsed here with the declared dialect, and DuckDB is told
+        # every column (auto_detect=false), so it guesses neither delimiter, quote, comment
+        # character nor types.
+        columns = (
+            _header_names(self._first_line(path, dialect), dialect, path)
+            if dialect.header
+            else list(names)
+        )
+        table = self.con.read_csv(
+            path,
+            auto_detect=False,
+            header=dialect.header,
+            columns=dict.fromkeys(columns, "VARCHAR"),
+            delim=dialect.delimiter,
+            quote=dialect.quote,
+            escape=dialect.escape,
+            encoding=dialect.encoding,
+            strict_mode=True,
+        )
+        # Read once into a temporary table: errors in the file (a row with too many fields)
+        # surface here, where the path is known, not later in the middle of a transform.
+        try:
+            return self.con.create_table(ibis.util.gen_name("hydra_csv"), table, temp=True)
+        except Exception as exc:  # duckdb.InvalidInputException, not importable lazily
+            raise CsvReadError(_first_lines(str(exc), 3)) from exc
+
+    def _first_line(self, path: str, dialect: CsvDialect) -> str:
+        """The file's first line, decoded, with a byte-order mark removed (DuckDB does both)."""
+        query = (
+            f"SELECT line FROM read_csv('{_escape(path)}', header=false, auto_detect=false, "
+            "columns={'line': 'VARCHAR'}, delim=E'\\x01', quote='', escape='', "
+            f"encoding='{dialect.encoding}', strict_mode=false) LIMIT 1"
+        )
+        rows = self.con.raw_sql(query).fetchall()
+        if not rows or rows[0][0] is None:
+            raise CsvReadError(f"{path} is empty: expected a header line ({dialect.describe()})")
+        return rows[0][0]
+
+    def type_sql(self, dtype: dt.DataType) -> str:
+        from ibis.backends.sql.datatypes import DuckDBType
+
+        return DuckDBType.to_string(dtype)
 
     def write_parquet(self, expr: ir.Table, path: str, *, partition_by: str | None) -> None:
-        # DuckDB computes SUM(BIGINT) as HUGEINT and writes HUGEINT to Parquet as DOUBLE, while
-        # ibis types the column int64 and elides a cast to it: cast every column in SQL.
-        columns = ", ".join(
-            f"CAST({_quote(name)} AS {DuckDBType.to_string(dtype)}) AS {_quote(name)}"
-            for name, dtype in expr.schema().items()
-        )
         self.con._run_pre_execute_hooks(expr)  # registers ibis.memtable data, as to_parquet does
-        query = f"SELECT {columns} FROM ({self.con.compile(expr)})"
         if partition_by:
-            target, options = path, f", PARTITION_BY ({_quote(partition_by)})"
+            target, options = path, f", PARTITION_BY ({self.quote(partition_by)})"
         else:
             Path(path).mkdir(parents=True, exist_ok=True)
             target, options = f"{path}/part-00000.parquet", ""
-        self.con.raw_sql(f"COPY ({query}) TO '{_escape(target)}' (FORMAT parquet{options})")
+        self.con.raw_sql(
+            f"COPY ({self.con.compile(expr)}) TO '{_escape(target)}' (FORMAT parquet{options})"
+        )
+
+    @staticmethod
+    def quote(identifier: str) -> str:
+        return '"' + identifier.replace('"', '""') + '"'
 
 
 class SparkEngine(Engine):
@@ -105,10 +212,8 @@ class SparkEngine(Engine):
 
     def __init__(self, con: Any) -> None:
         super().__init__(con)
-        session = con._session
-        # Runtime SQL settings, also applied to sessions the caller built.
-        session.conf.set("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
-        session.conf.set("spark.sql.session.timeZone", "UTC")
+        for key, value in SPARK_SQL_CONF.items():  # also applied to sessions the caller built
+            self.session.conf.set(key, value)
 
     @property
     def session(self) -> SparkSession:
@@ -117,8 +222,45 @@ class SparkEngine(Engine):
     def read_parquet(self, path: str) -> ir.Table:
         return self.con.read_parquet(path)
 
-    def read_csv(self, path: str) -> ir.Table:
-        return self.con.read_csv(path, header=True, inferSchema=False)
+    def read_csv(self, path: str, dialect: CsvDialect, *, names: Sequence[str]) -> ir.Table:
+        reader = self.session.read.options(
+            sep=dialect.delimiter,
+            quote=dialect.quote,
+            escape=dialect.escape,
+            header=dialect.header,
+            encoding=_SPARK_ENCODINGS[dialect.encoding],
+            inferSchema=False,
+            # Quoted fields may span lines, as on DuckDB; a malformed row fails the read.
+            multiLine=True,
+            mode="FAILFAST",
+        )
+        frame = reader.csv(path)
+        if not dialect.header:
+            if len(frame.columns) != len(names):
+                raise CsvReadError(
+                    f"{path} has {len(frame.columns)} fields per row; expected {len(names)} "
+                    f"({', '.join(names)}) in the declared dialect ({dialect.describe()})"
+                )
+            frame = frame.toDF(*names)
+        view = ibis.util.gen_name("hydra_csv")
+        frame.createOrReplaceTempView(view)
+        return self.con.table(view)
+
+    def type_sql(self, dtype: dt.DataType) -> str:
+        from ibis.backends.sql.datatypes import PySparkType
+
+        if dtype.is_timestamp() and dtype.timezone is None:  # type: ignore[attr-defined]
+            return "TIMESTAMP_NTZ"  # ibis names both Spark timestamp types TIMESTAMP
+        if dtype.is_array():
+            return f"ARRAY<{self.type_sql(dtype.value_type)}>"  # type: ignore[attr-defined]
+        return PySparkType.to_string(dtype)
+
+    def nullable_sql(self, sql: str) -> str:
+        # Spark writes a column it can prove non-null (a count, a row number) as REQUIRED in
+        # Parquet, where DuckDB writes OPTIONAL: the files' schemas would differ. Nullability
+        # is the contract's business, so every column is written OPTIONAL. The condition is
+        # never true but the optimizer cannot fold it (spark_partition_id is not constant).
+        return f"IF(spark_partition_id() < 0, NULL, {sql})"
 
     def write_parquet(self, expr: ir.Table, path: str, *, partition_by: str | None) -> None:
         options: dict[str, Any] = {"mode": "errorifexists"}
@@ -135,6 +277,10 @@ class SparkEngine(Engine):
                 frame = frame.withColumn(field.name, frame[field.name].cast("timestamp_ntz"))
         frame.createOrReplaceTempView(name)
         return self.con.table(name)
+
+    @staticmethod
+    def quote(identifier: str) -> str:
+        return "`" + identifier.replace("`", "``") + "`"
 
 
 ENGINES: Mapping[str, type[Engine]] = {
@@ -174,6 +320,21 @@ def local_spark_session(
     return session
 
 
+def to_arrow(expr: ir.Table) -> pa.Table:
+    """The result of ``expr`` as an Arrow table, exactly as the engine computed it.
+
+    Use this instead of ``Table.to_pyarrow()``: ibis 12 fetches PySpark results through
+    pandas, where NaN becomes NULL and an int64 column with a NULL goes through float64
+    (2^53 + 1 comes back as 2^53; values near the int64 limits raise ArrowInvalid).
+    Spark's own ``DataFrame.toArrow()`` keeps every value.
+    """
+    backend = expr._find_backend()
+    if backend.name != "pyspark":
+        return expr.to_pyarrow()
+    backend._run_pre_execute_hooks(expr)
+    return backend._session.sql(backend.compile(expr)).toArrow()
+
+
 def _spark_connection(spark: SparkSession | None) -> Any:
     session = spark or local_spark_session()  # says which extra to install if pyspark is missing
     return ibis.pyspark.connect(session)
@@ -185,8 +346,27 @@ def _duckdb_connection(database: str) -> Any:
     return con
 
 
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
+def _header_names(line: str, dialect: CsvDialect, path: str) -> list[str]:
+    """The column names of a header line, split exactly as the dialect says."""
+    fields = next(
+        csv.reader(
+            [line],
+            delimiter=dialect.delimiter,
+            quotechar=dialect.quote,
+            escapechar=None if dialect.escape == dialect.quote else dialect.escape,
+            doublequote=dialect.escape == dialect.quote,
+            strict=True,
+        ),
+        [],
+    )
+    duplicates = sorted({name for name in fields if fields.count(name) > 1})
+    if duplicates:
+        raise CsvReadError(f"{path}: the header names {', '.join(duplicates)} more than once")
+    return fields
+
+
+def _first_lines(text: str, count: int) -> str:
+    return "\n".join(text.strip().splitlines()[:count])
 
 
 def _escape(literal: str) -> str:

@@ -9,26 +9,71 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from types import MappingProxyType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import ibis.expr.types as ir
-import pyarrow as pa
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    import pyarrow as pa
 
-from hydra_transforms.contracts import Contract
+    from hydra_transforms.contracts import Contract
 
-__all__ = ["Dataset", "Registry", "Source", "Transform", "load_registry"]
+__all__ = ["CsvDialect", "Dataset", "Registry", "Source", "Transform", "load_registry"]
 
 SourceFormat = Literal["parquet", "csv", "builtin"]
 SOURCE_FORMATS: tuple[str, ...] = ("parquet", "csv", "builtin")
+# Encodings both engines read natively (DuckDB without its encodings extension; Spark's names
+# differ and are mapped by the Spark engine).
+CSV_ENCODINGS: tuple[str, ...] = ("utf-8", "utf-16", "latin-1")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    """How a CSV source is written. Every engine reads it with exactly these settings: nothing
+    is guessed from the file, so a file in another dialect fails on every engine alike.
+
+    The default is RFC 4180: comma-separated, fields quoted with ``"`` and a quote inside a
+    field doubled, a header line. Rows may end in LF or CRLF, and a UTF-8 byte-order mark
+    before the header is skipped. Empty fields, quoted or not, are read as NULL. A quoted
+    field may span lines. A row with more or fewer fields than the header is an error.
+    """
+
+    delimiter: str = ","
+    quote: str = '"'
+    escape: str = '"'
+    header: bool = True
+    encoding: str = "utf-8"
+
+    def __post_init__(self) -> None:
+        for name in ("delimiter", "quote", "escape"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or len(value) != 1 or value in "\r\n":
+                raise ValueError(
+                    f"CsvDialect {name} must be one character other than a line end, got {value!r}"
+                )
+        if self.delimiter == self.quote:
+            raise ValueError(f"CsvDialect delimiter and quote are both {self.delimiter!r}")
+        if self.encoding not in CSV_ENCODINGS:
+            raise ValueError(
+                f"CsvDialect encoding {self.encoding!r} is not supported; valid: "
+                f"{', '.join(CSV_ENCODINGS)}"
+            )
+
+    def describe(self) -> str:
+        header = "a header line" if self.header else "no header line"
+        return (
+            f"delimiter {self.delimiter!r}, quote {self.quote!r}, escape {self.escape!r}, "
+            f"{header}, {self.encoding}"
+        )
 
 
 @dataclass(frozen=True)
 class Source:
     """A raw dataset: where it comes from is configuration; how to read it and its contract are not.
 
-    ``format`` is ``parquet`` (a file or a hive-partitioned directory), ``csv`` (with a header,
-    typed by the contract) or ``builtin`` (data shipped with the code, made by ``loader``).
+    ``format`` is ``parquet`` (a file or a hive-partitioned directory), ``csv`` (read in the
+    declared ``csv`` dialect, RFC 4180 by default, and typed by the contract) or ``builtin``
+    (data shipped with the code, made by ``loader``).
     """
 
     name: str
@@ -37,6 +82,7 @@ class Source:
     description: str = ""
     partition_column: str | None = None
     loader: Callable[[], pa.Table] | None = None
+    csv: CsvDialect | None = None
 
     def __post_init__(self) -> None:
         _check_name(self.name)
@@ -46,6 +92,10 @@ class Source:
             )
         if (self.format == "builtin") != (self.loader is not None):
             raise ValueError(f"source {self.name!r}: a loader goes with format 'builtin' only")
+        if self.csv is not None and self.format != "csv":
+            raise ValueError(f"source {self.name!r}: a csv dialect goes with format 'csv' only")
+        if self.format == "csv" and self.csv is None:
+            object.__setattr__(self, "csv", CsvDialect())
 
     @property
     def builtin(self) -> bool:

@@ -8,16 +8,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from hydra_transforms import storage
 from hydra_transforms.contracts import (
+    Contract,
     ContractViolation,
     ValidationReport,
     contract_schema,
     validate,
 )
-from hydra_transforms.engines import Engine
+from hydra_transforms.engines import CsvReadError, Engine, to_arrow
 from hydra_transforms.registry import Dataset, Registry, Source, Transform
 
 __all__ = ["RunResult", "read_dataset", "run_pipeline", "run_transform"]
@@ -51,27 +53,66 @@ def read_dataset(
     *,
     partition: str | None = None,
 ) -> ir.Table:
-    """A source or a transform's published output as an ibis table on ``engine``."""
+    """A source or a transform's published output as an ibis table on ``engine``.
+
+    A CSV source's columns get the contract's types (NULL where a value does not parse; the
+    contract check names such values, see :func:`read_text`).
+    """
+    text = read_text(engine, dataset, location, partition=partition)
+    if text is not None:
+        return typed_from_text(text, dataset.contract)
     if isinstance(dataset, Source) and dataset.builtin:
         assert dataset.loader is not None
         table = engine.from_arrow(dataset.loader(), name=f"hydra_{dataset.name}")
     elif location is None:
         raise ValueError(f"dataset {dataset.name!r} needs a location (a path) to be read from")
-    elif isinstance(dataset, Source) and dataset.format == "csv":
-        # Text columns become the contract's types (NULL where they do not parse); missing
-        # and extra columns are left for the contract to report.
-        schema = contract_schema(dataset.contract)
-        raw = engine.read_csv(str(location))
-        table = raw.mutate(
-            **{
-                name: raw[name].try_cast(schema[name])
-                for name in raw.columns
-                if name in schema and not schema[name].is_string()
-            }
-        )
     else:
         table = engine.read_parquet(str(location))
     return _in_partition(table, dataset.partition_column, partition)
+
+
+def read_text(
+    engine: Engine,
+    dataset: Dataset,
+    location: Location | None,
+    *,
+    partition: str | None = None,
+) -> ir.Table | None:
+    """A CSV source as text, in its declared dialect (None for datasets that are not CSV).
+
+    Validate the typed table with ``validate(..., text=<this>)`` so that values that do not
+    parse are reported with their text.
+    """
+    if not (isinstance(dataset, Source) and dataset.format == "csv"):
+        return None
+    if location is None:
+        raise ValueError(f"dataset {dataset.name!r} needs a location (a path) to be read from")
+    assert dataset.csv is not None
+    expected = list(contract_schema(dataset.contract))
+    raw = engine.read_csv(str(location), dataset.csv, names=expected)
+    if expected and not set(expected) & set(raw.columns):
+        raise CsvReadError(
+            f"{location} does not read as the CSV dialect declared for {dataset.name!r} "
+            f"({dataset.csv.describe()}): its header gives "
+            f"{', '.join(repr(c) for c in raw.columns[:5])}"
+            f"{' ...' if len(raw.columns) > 5 else ''}, none of the contract's columns "
+            f"({', '.join(expected)}). Declare the file's dialect on the source, e.g. "
+            f"CsvDialect(delimiter=';')."
+        )
+    return _in_partition(raw, dataset.partition_column, partition)
+
+
+def typed_from_text(text: ir.Table, contract: Contract) -> ir.Table:
+    """Text columns as the contract's types: NULL where a value does not parse. Missing and
+    extra columns are left for the contract to report."""
+    schema = contract_schema(contract)
+    return text.mutate(
+        **{
+            name: text[name].try_cast(schema[name])
+            for name in text.columns
+            if name in schema and not schema[name].is_string()
+        }
+    )
 
 
 def _in_partition(table: ir.Table, column: str | None, partition: str | None) -> ir.Table:
@@ -119,7 +160,9 @@ def run_transform(
     input_reports = (
         _check_inputs(registry, transform, tables, partition, checked) if validate_inputs else ()
     )
-    expr = transform(**tables)
+    expr = transform(**{param: given.table for param, given in tables.items()})
+    # The one place where outputs get exactly the contract's types, on every engine.
+    expr = engine.conform(expr, declared_types(expr, transform.contract))
     if output is None:
         # Materialise once: checking and reading the result would otherwise recompute it per query.
         result_table = expr.cache()
@@ -133,7 +176,7 @@ def run_transform(
     if report is not None and report.rows is not None:
         rows = report.rows
     else:
-        rows = int(result_table.count().to_pyarrow().as_py()) if result_table is not None else 0
+        rows = int(result_table.count().execute()) if result_table is not None else 0
     return RunResult(
         transform=name,
         engine=engine.name,
@@ -198,7 +241,7 @@ def _read_inputs(
     engine: Engine,
     inputs: Mapping[str, Location | ir.Table],
     partition: str | None,
-) -> dict[str, ir.Table]:
+) -> dict[str, _Input]:
     tables = {}
     for param, dataset_name in transform.inputs.items():
         dataset = registry[dataset_name]
@@ -209,16 +252,24 @@ def _read_inputs(
                 f"{', '.join(sorted(inputs)) or 'nothing'}"
             )
         if isinstance(given, ir.Table):
-            tables[param] = _in_partition(given, dataset.partition_column, partition)
+            tables[param] = _Input(_in_partition(given, dataset.partition_column, partition))
+        elif (text := read_text(engine, dataset, given, partition=partition)) is not None:
+            tables[param] = _Input(typed_from_text(text, dataset.contract), text)
         else:
-            tables[param] = read_dataset(engine, dataset, given, partition=partition)
+            tables[param] = _Input(read_dataset(engine, dataset, given, partition=partition))
     return tables
+
+
+@dataclass(frozen=True)
+class _Input:
+    table: ir.Table
+    text: ir.Table | None = None  # what a CSV source's table was parsed from
 
 
 def _check_inputs(
     registry: Registry,
     transform: Transform,
-    tables: Mapping[str, ir.Table],
+    tables: Mapping[str, _Input],
     partition: str | None,
     checked: Checked | None,
 ) -> tuple[ValidationReport, ...]:
@@ -227,7 +278,12 @@ def _check_inputs(
         for param, dataset in transform.inputs.items()
     }
     reports = tuple(
-        validate(tables[param], registry[dataset].contract, dataset=dataset)
+        validate(
+            tables[param].table,
+            registry[dataset].contract,
+            dataset=dataset,
+            text=tables[param].text,
+        )
         for param, dataset in transform.inputs.items()
         if checked is None or keys[param] not in checked
     )
@@ -237,6 +293,31 @@ def _check_inputs(
     if checked is not None:
         checked |= set(keys.values())
     return reports
+
+
+def declared_types(expr: ir.Table, contract: Contract) -> dict[str, dt.DataType]:
+    """The contract's type for each column of ``expr`` that it declares with a type of the same
+    kind (an integer of another width, a float, a timestamp of another precision).
+
+    A column of another kind (text where the contract wants a number) is not converted: the
+    contract check reports it, as it is a mistake in the transform.
+    """
+    declared = contract_schema(contract)
+    actual = expr.schema()
+    return {
+        name: declared[name]
+        for name in actual
+        if name in declared and _same_kind(actual[name], declared[name])
+    }
+
+
+def _same_kind(actual: dt.DataType, declared: dt.DataType) -> bool:
+    kinds = ("is_integer", "is_floating", "is_decimal", "is_string", "is_boolean", "is_date")
+    if actual.is_timestamp() and declared.is_timestamp():
+        return actual.timezone == declared.timezone  # type: ignore[attr-defined]
+    if actual.is_array() and declared.is_array():
+        return _same_kind(actual.value_type, declared.value_type)  # type: ignore[attr-defined]
+    return any(getattr(actual, kind)() and getattr(declared, kind)() for kind in kinds)
 
 
 def _check(table: ir.Table, transform: Transform, enabled: bool) -> ValidationReport | None:
@@ -280,4 +361,4 @@ def _write(
 def _preview(table: ir.Table, rows: int) -> tuple[Mapping[str, Any], ...]:
     if rows <= 0:
         return ()
-    return tuple(table.limit(rows).to_pyarrow().to_pylist())
+    return tuple(to_arrow(table.limit(rows)).to_pylist())

@@ -268,7 +268,10 @@ def test_an_error_in_the_subprocess_fails_the_asset_with_the_reason(tmp_path: Pa
     assert not result.success
     message = failure_messages(result)[STEP]
     assert "doubled: ContractViolation: dataset 'numbers' failed contract Numbers" in message
-    assert "column 'n' failed not_nullable (1 failing row)" in message
+    assert (
+        "column 'n' failed dtype('int64'): text that does not parse as int64 (1 failing row); "
+        "e.g. 'x'"
+    ) in message
     assert "total: not run: its input doubled failed earlier in this run" in message
     assert result.get_asset_materialization_events() == []
     assert not (tmp_path / "warehouse").exists()

@@ -89,12 +89,14 @@ def test_a_contract_failure_in_run_exits_1_and_writes_nothing(
     bad = tmp_path / "seeds.csv"
     bad.write_text("company_id,company_name,website,country\n-1,A,a.de,DE\n")
     out_dir = tmp_path / "nodes"
-    code, _, err = _run(
+    code, out, err = _run(
         capsys, "run", "nodes", "--input", f"seed_nodes={bad}", "--output", str(out_dir)
     )
     assert code == EXIT_CONTRACT
-    assert "dataset 'seed_nodes' failed contract SeedNodes" in err
-    assert "column 'company_id' failed greater_than_or_equal_to(1) (1 failing row); e.g. -1" in err
+    # Contract reports go to stdout, as `hydra validate` prints them.
+    assert err == ""
+    assert "dataset 'seed_nodes' failed contract SeedNodes" in out
+    assert "column 'company_id' failed greater_than_or_equal_to(1) (1 failing row); e.g. -1" in out
     assert not out_dir.exists()
 
 
@@ -136,5 +138,10 @@ def test_validate_reports_missing_extra_and_unparsable_csv_columns(
     assert code == EXIT_CONTRACT, err
     assert "column 'company_name' failed column_in_dataframe: column is missing" in out
     assert "unexpected columns ['notes']" in out
-    assert "column 'company_id' failed not_nullable (1 failing row)" in out
+    # The value that does not parse is named, not only counted as a missing value.
+    assert (
+        "column 'company_id' failed dtype('int64'): text that does not parse as int64 "
+        "(1 failing row); e.g. 'x12'"
+    ) in out
+    assert "not_nullable" not in out
     assert "Traceback" not in err

@@ -196,9 +196,9 @@ def test_a_pipeline_run_checks_each_dataset_once(
     checked: list[str] = []
     original = runner.validate
 
-    def counting(table: ir.Table, contract: object, *, dataset: str) -> object:
+    def counting(table: ir.Table, contract: object, *, dataset: str, **options: object) -> object:
         checked.append(dataset)
-        return original(table, contract, dataset=dataset)  # type: ignore[arg-type]
+        return original(table, contract, dataset=dataset, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(runner, "validate", counting)
     source = _events(tmp_path / "events", {"d1": ["1", "2"], "d2": ["5"]})
