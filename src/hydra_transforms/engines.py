@@ -97,15 +97,14 @@ class Engine(ABC):
         HUGEINT). Other columns are kept as they are.
         """
         columns = ", ".join(
-            f"{self.nullable_sql(self.cast_sql(name, schema.get(name)))} AS {self.quote(name)}"
+            f"{self.nullable_sql(self.cast_sql(name, schema[name]) if name in schema else self.quote(name))} AS {self.quote(name)}"
             for name in expr.columns
         )
         self.con._run_pre_execute_hooks(expr)  # registers ibis.memtable data, as execute does
         return self.con.sql(f"SELECT {columns} FROM ({self.con.compile(expr)}) AS conformed")
 
-    def cast_sql(self, name: str, dtype: dt.DataType | None) -> str:
-        column = self.quote(name)
-        return column if dtype is None else f"CAST({column} AS {self.type_sql(dtype)})"
+    def cast_sql(self, name: str, dtype: dt.DataType) -> str:
+        return f"CAST({self.quote(name)} AS {self.type_sql(dtype)})"
 
     def nullable_sql(self, sql: str) -> str:
         """``sql`` as a column the engine writes as nullable (OPTIONAL in Parquet)."""
@@ -328,7 +327,7 @@ def to_arrow(expr: ir.Table) -> pa.Table:
     (2^53 + 1 comes back as 2^53; values near the int64 limits raise ArrowInvalid).
     Spark's own ``DataFrame.toArrow()`` keeps every value.
     """
-    backend = expr._find_backend()
+    backend: Any = expr._find_backend()
     if backend.name != "pyspark":
         return expr.to_pyarrow()
     backend._run_pre_execute_hooks(expr)

@@ -176,7 +176,7 @@ def run_transform(
     if report is not None and report.rows is not None:
         rows = report.rows
     else:
-        rows = int(result_table.count().execute()) if result_table is not None else 0
+        rows = int(result_table.count().to_pyarrow().as_py()) if result_table is not None else 0
     return RunResult(
         transform=name,
         engine=engine.name,
