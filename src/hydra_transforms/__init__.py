@@ -6,6 +6,8 @@
 >>> results = ht.run_pipeline(registry, engine=engine, sources=..., warehouse="warehouse")
 """
 
+# First, before ibis and pandera load: see _imports for what it keeps out and why.
+from hydra_transforms import _imports  # noqa: F401
 from hydra_transforms.contracts import CheckFailure, ContractViolation, ValidationReport, validate
 from hydra_transforms.engines import (
     ENGINES,

@@ -82,3 +82,40 @@ def test_asking_for_spark_without_pyspark_names_the_extra() -> None:
         [sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60
     )
     assert 'pip install "ascii-hydra[spark]"' in done.stdout, done.stderr
+
+
+@pytest.mark.duckdb
+def test_the_duckdb_path_imports_neither_pyspark_nor_other_sql_compilers() -> None:
+    """What hydra_transforms._imports keeps out, and that everything still loads on demand."""
+    script = textwrap.dedent(
+        """
+        import sys
+
+        import hydra_transforms as ht
+
+        ht.connect("duckdb").con.sql("SELECT 1 AS x").to_pyarrow()
+        loaded = sorted(m for m in sys.modules if m == "pyspark" or ".compilers.trino" in m)
+        print("loaded:", loaded)
+
+        import ibis
+        from ibis.backends.sql.compilers import TrinoCompiler
+
+        t = ibis.table({"a": "int64"}, name="t")
+        print(ibis.to_sql(t.filter(t.a > 1), dialect="trino").split())
+        try:
+            ibis.to_sql(t, dialect="no_such_dialect")
+        except ValueError as exc:
+            print(exc)
+        import pyspark.sql  # imports normally once pandera is loaded
+        print(TrinoCompiler.__name__, pyspark.sql.SparkSession.__name__)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "loaded: []"
+    assert '"t0"."a"' in lines[1]
+    assert lines[2] == "Unknown dialect no_such_dialect"
+    assert lines[3] == "TrinoCompiler SparkSession"
