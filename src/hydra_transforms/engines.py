@@ -40,6 +40,12 @@ __all__ = [
 # session the library is given (they are runtime SQL settings). docs/engines.md explains each.
 SPARK_SQL_CONF: Mapping[str, str] = {
     "spark.sql.session.timeZone": "UTC",
+    # ANSI mode (Spark 4's default, not Spark 3's nor every cluster's): integer overflow,
+    # invalid casts and out-of-range casts raise, as they do on DuckDB, instead of wrapping
+    # around or becoming NULL. The price: x / 0 and x % 0 raise too (DuckDB gives inf, NaN or
+    # NULL; use expr.divide and expr.modulo), and so does an array index past the end
+    # (expr.element_at).
+    "spark.sql.ansi.enabled": "true",
     # Partition values stay strings, as on DuckDB (hive_types_autocast=false).
     "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
     # Timestamps are written as INT64 microseconds (Spark's default is the legacy INT96), so
@@ -342,6 +348,10 @@ def _spark_connection(spark: SparkSession | None) -> Any:
 def _duckdb_connection(database: str) -> Any:
     con = ibis.duckdb.connect(database)
     con.raw_sql("SET TimeZone = 'UTC'")
+    # NULLs sort last, ascending or descending, as on Spark once ibis writes NULLS LAST for its
+    # ascending orders. This is DuckDB's default; pinned so that a changed default cannot
+    # silently reorder results (docs/engines.md).
+    con.raw_sql("SET default_null_order = 'nulls_last'")
     return con
 
 
