@@ -37,6 +37,7 @@ import pandera.ibis as pa
 from pandera.api.ibis.types import IbisData
 
 from hydra_transforms.engines import to_arrow
+from hydra_transforms.expr import parse_text
 
 __all__ = [
     "CheckFailure",
@@ -170,13 +171,20 @@ def validate(
     broken = {f.column for f in failures if f.column}
     columns = {c: col for c, col in schema.columns.items() if c not in broken}
     probes = _element_probes(table, schema, columns)
+    keys = _unique_keys(schema, columns)
+    single = [key[0] for key in keys if len(key) == 1]
     counts = to_arrow(
         table.aggregate(
             __rows=table.count(),
             **{f"__p{i}": ibis.ifelse(p.fails, 1, 0).sum() for i, p in enumerate(probes)},
+            # Single-column keys are screened in the same scan: a key with as many distinct
+            # values as rows (NULL counted once) is unique and needs no GROUP BY of its own.
+            **{f"__d{i}": table[c].nunique() for i, c in enumerate(single)},
+            **{f"__n{i}": table[c].isnull().sum() for i, c in enumerate(single)},
         )
     )
     rows = int(counts["__rows"][0].as_py())
+    screened = {(c,) for i, c in enumerate(single) if _distinct_or_none(counts, i, rows)}
     for i, probe in enumerate(probes):
         failing = counts[f"__p{i}"][0].as_py() or 0
         if failing:
@@ -189,7 +197,7 @@ def validate(
                     examples=sample,
                 )
             )
-    failures += _uniqueness_failures(table, schema, columns, examples)
+    failures += _uniqueness_failures(table, [key for key in keys if key not in screened], examples)
     return ValidationReport(
         dataset=name, contract=contract_name(contract), rows=rows, failures=tuple(failures)
     )
@@ -324,7 +332,7 @@ def _parse_failures(text: ir.Table, schema: Any, examples: int) -> list[CheckFai
         _Probe(
             f"dtype('{_ibis_type(column)}')",
             name,
-            text[name].notnull() & text[name].try_cast(_ibis_type(column)).isnull(),
+            text[name].notnull() & parse_text(text[name], _ibis_type(column)).isnull(),
         )
         for name, column in schema.columns.items()
         if name in text.columns
@@ -364,11 +372,18 @@ def _unique_keys(schema: Any, columns: dict[str, Any]) -> list[tuple[str, ...]]:
     return keys
 
 
+def _distinct_or_none(counts: Any, i: int, rows: int) -> bool:
+    """Whether the screened column i holds no duplicated value (at most one NULL)."""
+    distinct = counts[f"__d{i}"][0].as_py() or 0
+    nulls = counts[f"__n{i}"][0].as_py() or 0
+    return nulls <= 1 and distinct + nulls == rows
+
+
 def _uniqueness_failures(
-    table: ir.Table, schema: Any, columns: dict[str, Any], examples: int
+    table: ir.Table, keys: Sequence[tuple[str, ...]], examples: int
 ) -> list[CheckFailure]:
     failures = []
-    for key in _unique_keys(schema, columns):
+    for key in keys:
         dups = table.group_by(list(key)).aggregate(__n=ibis._.count()).filter(ibis._.__n > 1)
         stats = to_arrow(dups.aggregate(groups=dups.count(), rows=dups.__n.sum()))
         groups = stats["groups"][0].as_py() or 0

@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping, MutableSet
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
@@ -20,6 +20,7 @@ from hydra_transforms.contracts import (
     validate,
 )
 from hydra_transforms.engines import CsvReadError, Engine, to_arrow
+from hydra_transforms.expr import parse_text
 from hydra_transforms.registry import Dataset, Registry, Source, Transform
 
 __all__ = ["RunResult", "read_dataset", "run_pipeline", "run_transform"]
@@ -103,12 +104,13 @@ def read_text(
 
 
 def typed_from_text(text: ir.Table, contract: Contract) -> ir.Table:
-    """Text columns as the contract's types: NULL where a value does not parse. Missing and
-    extra columns are left for the contract to report."""
+    """Text columns as the contract's types (``expr.parse_text``: the same value on every
+    engine), NULL where a value does not parse. Missing and extra columns are left for the
+    contract to report."""
     schema = contract_schema(contract)
     return text.mutate(
         **{
-            name: text[name].try_cast(schema[name])
+            name: parse_text(cast(ir.StringValue, text[name]), schema[name])
             for name in text.columns
             if name in schema and not schema[name].is_string()
         }

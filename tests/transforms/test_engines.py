@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from hydra_transforms.contracts import validate
-from hydra_transforms.engines import CsvReadError, Engine, to_arrow
+from hydra_transforms.engines import CsvReadError, Engine, connect, to_arrow
 from hydra_transforms.registry import CsvDialect, Registry, Source
 from hydra_transforms.runner import read_dataset, run_transform
 
@@ -190,20 +190,32 @@ def _write_with(writer: str, path: Path, request: pytest.FixtureRequest) -> None
         )
 
 
-@pytest.mark.parametrize(
-    "writer",
-    ["pyarrow", "duckdb", pytest.param("spark", marks=pytest.mark.pyspark)],
-)
-def test_nan_is_a_missing_value_on_every_engine_whatever_wrote_the_file(
-    engine: Engine, writer: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    path = tmp_path / "x.parquet"
-    _write_with(writer, path, request)
+def _assert_nan_verdicts(engine: Engine, path: Path) -> None:
     table = engine.read_parquet(str(path))
     for contract, failures in NAN_VERDICTS.items():
         report = validate(table, contract)
         assert report.rows == 4
         assert [f.describe() for f in report.failures] == failures, contract.__name__
+
+
+@pytest.mark.parametrize("writer", ["pyarrow", "duckdb"])
+def test_nan_is_a_missing_value_on_every_engine_whatever_wrote_the_file(
+    engine: Engine, writer: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    path = tmp_path / "x.parquet"
+    _write_with(writer, path, request)
+    _assert_nan_verdicts(engine, path)
+
+
+@pytest.mark.pyspark
+def test_nan_is_a_missing_value_in_files_spark_wrote(
+    duckdb_engine: Engine, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    path = tmp_path / "x.parquet"
+    _write_with("spark", path, request)
+    spark = connect("pyspark", spark=request.getfixturevalue("spark_session"))
+    for engine in (duckdb_engine, spark):
+        _assert_nan_verdicts(engine, path)
 
 
 @pytest.mark.duckdb

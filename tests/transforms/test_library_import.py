@@ -84,9 +84,9 @@ def test_asking_for_spark_without_pyspark_names_the_extra() -> None:
     assert 'pip install "ascii-hydra[spark]"' in done.stdout, done.stderr
 
 
-@pytest.mark.duckdb
-def test_the_duckdb_path_imports_neither_pyspark_nor_other_sql_compilers() -> None:
-    """What hydra_transforms._imports keeps out, and that everything still loads on demand."""
+def start_import_check() -> subprocess.Popen[str]:
+    """A fresh interpreter that imports the library, uses DuckDB, then ibis' other dialects
+    and pyspark; prints what was loaded when."""
     script = textwrap.dedent(
         """
         import sys
@@ -110,11 +110,24 @@ def test_the_duckdb_path_imports_neither_pyspark_nor_other_sql_compilers() -> No
         print(TrinoCompiler.__name__, pyspark.sql.SparkSession.__name__)
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60
+    return subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+
+
+@pytest.mark.duckdb
+@pytest.mark.early_subprocess(start=start_import_check)
+def test_the_duckdb_path_imports_neither_pyspark_nor_other_sql_compilers(
+    early_subprocess: subprocess.Popen[str],
+) -> None:
+    """What hydra_transforms._imports keeps out, and that everything still loads on demand."""
+    stdout, stderr = early_subprocess.communicate(timeout=60)
+    assert early_subprocess.returncode == 0, stderr
+    lines = stdout.splitlines()
     assert lines[0] == "loaded: []"
     assert '"t0"."a"' in lines[1]
     assert lines[2] == "Unknown dialect no_such_dialect"
