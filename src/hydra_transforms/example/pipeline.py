@@ -138,7 +138,11 @@ def edges(records: ir.Table, nodes: ir.Table, rules: ir.Table) -> ir.Table:
     links = links.join(src, links.src_host == src.host).select(links, src_domain=src.domain)
     dst = registered_domains(links.select(host=links.dst_host), rules)
     links = links.join(dst, links.dst_host == dst.host).select(links, dst_domain=dst.domain)
-    links = links.filter(links.dst_domain.notnull() & (links.dst_domain != links.src_domain))
+    # One comparison, NULL (no registered domain) counting as false. Spelt as
+    # `dst_domain.notnull() & (dst_domain != src_domain)`, DuckDB 1.4 made the inequality a
+    # join condition between the two host->domain maps: a nested-loop join of 19 million rows
+    # at 10^6 links (4.6 s, 4.5 GiB instead of 2.3 s, 0.5 GiB; docs/benchmarks.md).
+    links = links.filter((links.dst_domain != links.src_domain).fill_null(False))
     return links.select(
         "crawl_id",
         "src_domain",
