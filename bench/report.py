@@ -94,10 +94,10 @@ def render(results: dict[str, Any]) -> str:
                 f"dev loop: `{d['pyspark']['command']}` / `{d['duckdb']['command']}` "
                 f"({d['pyspark']['median_s']:.1f} s / {d['duckdb']['median_s']:.1f} s)",
                 f"{d['ratio_pyspark_vs_duckdb']:.1f}x; DuckDB {d['duckdb']['median_s']:.1f} s",
-                "≥ 20x and < 10 s",
+                "≥ 20x and < 5 s",
                 (
                     "met"
-                    if d["ratio_pyspark_vs_duckdb"] >= 20 and d["duckdb"]["median_s"] < 10
+                    if d["ratio_pyspark_vs_duckdb"] >= 20 and d["duckdb"]["median_s"] < 5
                     else "**missed**"
                 )
                 + (" (n=1)" if len(d["duckdb"]["runs"]) < 3 else ""),
