@@ -9,13 +9,22 @@ here (launchers read them at launch time through ``dagster.EnvVar``), only their
 from __future__ import annotations
 
 import os
-import tomllib
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+
+from hydra_orchestration.config import (
+    EXECUTION_MODES,
+    ConfigError,
+    DuckDBConfig,
+    ProjectConfig,
+    S3Config,
+    parse_config,
+)
 
 __all__ = [
     "CREDENTIALS",
@@ -25,6 +34,7 @@ __all__ = [
     "SettingsError",
     "check_engine",
     "check_engine_override",
+    "child_environment",
     "dagster_home_from_environment",
     "environment_with",
     "load_settings",
@@ -33,7 +43,6 @@ __all__ = [
 ]
 
 ENGINES = ("pyspark", "duckdb", "emr", "databricks")
-EXECUTION_MODES = ("small_dev_sample_local", "small_dev_sample_s3", "full")
 DEFAULT_ENGINE, DEFAULT_MODE = "pyspark", "small_dev_sample_local"
 DEFAULT_DAGSTER_HOME_DIRNAME = ".dagster_home"
 # Engines that run on a cluster cannot read files that live on this machine.
@@ -64,6 +73,7 @@ class Settings:
     warehouse: str
     partitions: tuple[str, ...]
     spark_conf: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    duckdb: Mapping[str, Any] = field(default_factory=dict)
     config_path: str = "<packaged default>"
 
     def output_location(self, dataset: str) -> str:
@@ -82,24 +92,23 @@ def load_settings(
     path = config_path or _path_or_none(environ.get("HYDRA_CONFIG"))
     config, root, label = _read_config(path, cwd=cwd)
     check_engine(engine, mode=mode, environ=environ)
-    modes = config.get("modes", {})
-    if mode not in modes:
-        raise SettingsError(f"{label} has no [modes.{mode}] section (it has {sorted(modes)})")
-    s3_root = _s3_root(config.get("s3", {}), mode=mode, label=label)
+    mode_config = getattr(config.modes, mode)
+    if mode_config is None:
+        present = [name for name in EXECUTION_MODES if getattr(config.modes, name) is not None]
+        raise SettingsError(f"{label} has no [modes.{mode}] section (it has {present})")
+    s3_root = _s3_root(config.s3, mode=mode, label=label)
     locate = _locator(root=root, s3_root=s3_root)
-    mode_config = modes[mode]
     return Settings(
         engine=engine,
         mode=mode,
         dagster_home=resolve_dagster_home(environ, cwd=cwd),
-        sources=MappingProxyType(
-            {name: locate(loc) for name, loc in mode_config.get("sources", {}).items()}
-        ),
-        warehouse=locate(_required(mode_config, "warehouse", f"{label} [modes.{mode}]")),
-        partitions=tuple(config.get("partitions", {}).get("crawl_id", ())),
+        sources=MappingProxyType({name: locate(loc) for name, loc in mode_config.sources.items()}),
+        warehouse=locate(mode_config.warehouse),
+        partitions=tuple(config.partitions.crawl_id),
         spark_conf=MappingProxyType(
-            {k: MappingProxyType(dict(v)) for k, v in config.get("spark", {}).items()}
+            {name: MappingProxyType(dict(conf)) for name, conf in config.spark.model_dump().items()}
         ),
+        duckdb=MappingProxyType(_duckdb_options(config.duckdb, root=root)),
         config_path=label,
     )
 
@@ -117,6 +126,45 @@ def dagster_home_from_environment() -> Path:
 def environment_with(**overrides: str) -> dict[str, str]:
     """This process' environment with some variables set (for a child process)."""
     return {**os.environ, **overrides}
+
+
+# What a local step process needs of this one's environment: where programs, Java, Spark and
+# the Python environment are, locale and temporary directories. Nothing else passes — in
+# particular no credential meant for another engine (ASCII_AWS_*, DATABRICKS_*).
+CHILD_ENVIRONMENT = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "JAVA_HOME",
+    "SPARK_HOME",
+    "SPARK_CONF_DIR",
+    "SPARK_LOCAL_IP",
+    "SPARK_LOCAL_DIRS",
+    "HADOOP_CONF_DIR",
+    "PYSPARK_PYTHON",
+    "PYSPARK_DRIVER_PYTHON",
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+    "PYTHONPATH",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONUNBUFFERED",
+)
+
+
+def child_environment(extra: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a step process started on this machine: the variables it needs
+    from this one (:data:`CHILD_ENVIRONMENT`) and ``extra`` (Pipes' bootstrap variables)."""
+    return {
+        **{name: os.environ[name] for name in CHILD_ENVIRONMENT if name in os.environ},
+        **extra,
+    }
 
 
 def check_engine_override(engine: str, settings: Settings) -> None:
@@ -162,21 +210,41 @@ def _path_or_none(value: str | None) -> Path | None:
     return Path(value).expanduser() if value and value.strip() else None
 
 
-def _read_config(path: Path | None, *, cwd: Path) -> tuple[dict[str, Any], Path, str]:
-    """The config file's content, the directory its relative paths start from, and its name."""
+def _read_config(path: Path | None, *, cwd: Path) -> tuple[ProjectConfig, Path, str]:
+    """The checked config, the directory its relative paths start from, and its name."""
     if path is None:
         text = resources.files("hydra_orchestration").joinpath("hydra.toml").read_text("utf-8")
-        return tomllib.loads(text), cwd, "the packaged hydra.toml"
+        return _parsed(text, "the packaged hydra.toml"), cwd, "the packaged hydra.toml"
     if not path.is_file():
         raise SettingsError(f"HYDRA_CONFIG points to {path}, which is not a file")
+    return _parsed(path.read_text("utf-8"), str(path)), path.parent.resolve(), str(path)
+
+
+def _parsed(text: str, label: str) -> ProjectConfig:
     try:
-        return tomllib.loads(path.read_text("utf-8")), path.parent.resolve(), str(path)
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"{path} is not valid TOML: {exc}") from exc
+        return parse_config(text, source=label)
+    except ConfigError as exc:
+        raise SettingsError(str(exc)) from None
 
 
-def _s3_root(s3: Mapping[str, Any], *, mode: str, label: str) -> str | None:
-    bucket = str(s3.get("bucket", "")).strip()
+def _duckdb_options(config: DuckDBConfig, *, root: Path) -> dict[str, Any]:
+    """DuckDB settings for every connection the DuckDB engine opens."""
+    temp = Path(config.temp_directory).expanduser() if config.temp_directory else None
+    options: dict[str, Any] = {
+        "temp_directory": str(
+            (root / temp).resolve() if temp else Path(tempfile.gettempdir()) / "hydra-duckdb"
+        ),
+        "preserve_insertion_order": config.preserve_insertion_order,
+    }
+    if config.memory_limit:
+        options["memory_limit"] = config.memory_limit
+    if config.threads:
+        options["threads"] = config.threads
+    return options
+
+
+def _s3_root(s3: S3Config, *, mode: str, label: str) -> str | None:
+    bucket = (s3.bucket or "").strip()
     if not bucket:
         if mode not in LOCAL_MODES:
             raise SettingsError(
@@ -184,7 +252,7 @@ def _s3_root(s3: Mapping[str, Any], *, mode: str, label: str) -> str | None:
                 "set one in a config file and point HYDRA_CONFIG to it"
             )
         return None
-    prefix = str(s3.get("prefix", "")).strip("/")
+    prefix = s3.prefix.strip("/")
     return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
 
 
@@ -200,9 +268,3 @@ def _locator(*, root: Path, s3_root: str | None):
         return str(path if path.is_absolute() else (root / path).resolve())
 
     return locate
-
-
-def _required(section: Mapping[str, Any], key: str, where: str) -> str:
-    if key not in section:
-        raise SettingsError(f"{where} needs a {key!r} entry")
-    return str(section[key])

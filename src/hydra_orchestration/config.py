@@ -1,0 +1,271 @@
+"""The project config (HYDRA_CONFIG): a declared schema, checked before anything runs.
+
+Every key is a field of a frozen pydantic model below, with its type, default and
+description; unknown keys and wrong types are errors that name the key's path, the expected
+type and, for a misspelt key, the nearest valid one. docs/orchestration.md's key reference
+is generated from these models (``python -m hydra_orchestration.config``) and a test keeps
+the two equal.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+import tomllib
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+
+__all__ = [
+    "ConfigError",
+    "DuckDBConfig",
+    "ModeConfig",
+    "ProjectConfig",
+    "parse_config",
+    "reference_markdown",
+]
+
+EXECUTION_MODES = ("small_dev_sample_local", "small_dev_sample_s3", "full")
+_MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+
+
+class ConfigError(ValueError):
+    """The project config is not valid: every problem found, one per line."""
+
+
+class _Section(BaseModel):
+    # strict: TOML has real types, so "8" for a number or a string for a list is a mistake.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+SparkConf = Annotated[
+    dict[str, str],
+    Field(
+        description='Spark settings (`"spark.sql.shuffle.partitions" = "8"`); values are strings.'
+    ),
+]
+
+
+class PartitionsConfig(_Section):
+    crawl_id: list[str] = Field(
+        default_factory=list,
+        description="The crawl ids that partitioned assets are split by, e.g. "
+        '`["CC-MAIN-2024-10"]`. Empty: the assets are not partitioned.',
+    )
+
+
+class S3Config(_Section):
+    bucket: str | None = Field(
+        default=None,
+        description="The bucket that `{s3}` in locations stands for; required by the modes "
+        "that read S3 (`small_dev_sample_s3`, `full`).",
+    )
+    prefix: str = Field(default="ascii-hydra", description="A key prefix inside the bucket.")
+
+
+class ModeConfig(_Section):
+    warehouse: str = Field(
+        description="Where outputs are written, one directory per dataset (a path relative to "
+        "the config file, an absolute path, or a location with `{s3}`)."
+    )
+    sources: dict[str, str] = Field(
+        default_factory=dict,
+        description="Where each source dataset is read from (dataset name = location); the "
+        "names must be the registry's sources.",
+    )
+
+
+class ModesConfig(_Section):
+    small_dev_sample_local: ModeConfig | None = Field(
+        default=None, description="The committed sample, on this machine."
+    )
+    small_dev_sample_s3: ModeConfig | None = Field(
+        default=None, description="A small sample on S3."
+    )
+    full: ModeConfig | None = Field(default=None, description="The full data on S3.")
+
+
+class SparkConfig(_Section):
+    pyspark: SparkConf = Field(
+        default_factory=dict,
+        description="Settings of the `pyspark` engine's session; `spark.master` picks the cluster (`local[*]` by default).",
+    )
+    emr: SparkConf = Field(default_factory=dict, description="Spark settings passed to EMR steps.")
+    databricks: SparkConf = Field(
+        default_factory=dict, description="Spark settings of Databricks job clusters."
+    )
+
+
+class DuckDBConfig(_Section):
+    memory_limit: str | None = Field(
+        default=None,
+        description='DuckDB\'s memory limit (`"8GB"`, `"512MiB"`); beyond it DuckDB spills '
+        "to `temp_directory`. Unset: DuckDB's default, 80% of the machine's memory.",
+    )
+    threads: int | None = Field(
+        default=None, ge=1, description="Threads DuckDB uses. Unset: one per core."
+    )
+    temp_directory: str | None = Field(
+        default=None,
+        description="Where DuckDB spills what does not fit in memory (relative to the config "
+        "file). Unset: `hydra-duckdb` in the system's temporary directory.",
+    )
+    preserve_insertion_order: bool = Field(
+        default=False,
+        description="Keep row order in writes. Off: outputs have no order promise, and DuckDB "
+        "then needs far less memory to write large results.",
+    )
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory(cls, value: str | None) -> str | None:
+        if value is not None and not _MEMORY.match(value.strip()):
+            raise ValueError("expected a size such as '8GB' or '512MiB'")
+        return value
+
+
+class ProjectConfig(_Section):
+    """The whole file. Every section may be left out; its defaults then apply."""
+
+    partitions: PartitionsConfig = Field(
+        default_factory=PartitionsConfig, description="How partitioned assets are split."
+    )
+    s3: S3Config = Field(default_factory=S3Config, description="The object store.")
+    modes: ModesConfig = Field(
+        default_factory=ModesConfig,
+        description="Dataset locations per execution mode (SPARK_EXECUTION_MODE).",
+    )
+    spark: SparkConfig = Field(
+        default_factory=SparkConfig, description="Spark settings per engine."
+    )
+    duckdb: DuckDBConfig = Field(
+        default_factory=DuckDBConfig, description="Resources of the `duckdb` engine."
+    )
+
+
+def parse_config(text: str, *, source: str) -> ProjectConfig:
+    """The config in ``text`` (TOML), or ConfigError listing every problem with its key path."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source} is not valid TOML: {exc}") from exc
+    try:
+        return ProjectConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = [_describe(error) for error in exc.errors()]
+        raise ConfigError(
+            f"{source} is not a valid project config:\n" + "\n".join(f"  - {p}" for p in problems)
+        ) from None
+
+
+def _describe(error: Any) -> str:
+    loc = tuple(str(part) for part in error["loc"])
+    where = ".".join(f'"{part}"' if "." in part else part for part in loc) or "<top level>"
+    if error["type"] == "extra_forbidden":
+        valid = _keys_at(loc[:-1])
+        close = difflib.get_close_matches(loc[-1], valid, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"{where}: unknown key; {hint}valid keys here: {', '.join(valid)}"
+    if error["type"] == "missing":
+        return f"{where}: required, not set"
+    got = error.get("input")
+    shown = f"{got!r} ({type(got).__name__})" if not isinstance(got, dict) else "a table"
+    if error["type"].endswith("_type"):  # string_type, list_type, model_type, ...
+        return f"{where}: expected {_expected(loc)}, got {shown}"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{where}: {message[:1].lower()}{message[1:]}, got {shown}"
+
+
+def _model_at(loc: tuple[str, ...]) -> type[BaseModel] | None:
+    model: Any = ProjectConfig
+    for part in loc:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        model = _model_of(field.annotation)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _keys_at(loc: tuple[str, ...]) -> list[str]:
+    model = _model_at(loc)
+    return list(model.model_fields) if model is not None else []
+
+
+def _expected(loc: tuple[str, ...]) -> str:
+    parent = _model_at(loc[:-1])
+    field = parent.model_fields.get(loc[-1]) if parent is not None else None
+    if field is None:  # inside a table of strings (sources, Spark settings)
+        return "a string"
+    return _type_name(field.annotation)
+
+
+def _model_of(annotation: Any) -> Any:
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) is Annotated:
+        return _model_of(args[0])
+    if args and get_origin(annotation) not in (list, dict):
+        return _model_of(args[0])  # X | None
+    return annotation
+
+
+def _type_name(annotation: Any) -> str:
+    origin, args = get_origin(annotation), [a for a in get_args(annotation) if a is not type(None)]
+    if origin is Annotated:
+        return _type_name(args[0])
+    if origin is list:
+        return f"a list of {_plural(args[0])}"
+    if origin is dict:
+        return f"a table of {_plural(args[1])}"
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if args:  # X | None
+        return _type_name(args[0])
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "a table"
+    names = {str: "a string", int: "an integer", bool: "true or false", float: "a number"}
+    return names.get(annotation, getattr(annotation, "__name__", str(annotation)))
+
+
+def _plural(annotation: Any) -> str:
+    return {str: "strings", int: "integers", bool: "booleans"}.get(annotation, "values")
+
+
+def reference_markdown() -> str:
+    """Every key of the config, as the Markdown table docs/orchestration.md shows."""
+    lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    for path, field in _fields(ProjectConfig, ()):
+        default = "required" if field.is_required() else _default(field)
+        description = (field.description or "").replace("|", "\\|")
+        lines.append(f"| `{path}` | {_type_name(field.annotation)} | {default} | {description} |")
+    return "\n".join(lines)
+
+
+def _fields(model: type[BaseModel], prefix: tuple[str, ...]) -> Iterator[tuple[str, FieldInfo]]:
+    for name, field in model.model_fields.items():
+        inner = _model_of(field.annotation)
+        path = (*prefix, name)
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            yield from _fields(inner, path)
+        else:
+            section, key = ".".join(path[:-1]), path[-1]
+            yield (f"[{section}] {key}" if section else key), field
+
+
+def _default(field: FieldInfo) -> str:
+    value = field.get_default(call_default_factory=True)
+    if value is None:
+        return "unset"
+    if value in ({}, []):
+        return "empty"
+    return f"`{value!r}`".replace("True", "true").replace("False", "false")
+
+
+def _print_reference() -> None:  # pragma: no cover - a maintenance command
+    sys.stdout.write(reference_markdown() + "\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _print_reference()
