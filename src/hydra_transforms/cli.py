@@ -1,4 +1,9 @@
-"""`hydra`: list transforms and contracts, run a transform, validate a file against a contract."""
+"""`hydra`: list transforms and contracts, run a transform, validate a file against a contract.
+
+Exit status: 0 valid (or done), 1 a contract failed (the report is on stdout), 2 the command
+could not do its work — bad usage, an input that cannot be read, an engine error — with one
+line on stderr naming what is wrong (``--debug`` shows the traceback instead).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from hydra_transforms.contracts import ContractViolation, validate
-from hydra_transforms.engines import ENGINES, Engine, connect, local_spark_session
+from hydra_transforms.engines import ENGINES, CsvReadError, Engine, connect, local_spark_session
+from hydra_transforms.errors import EngineError, Interrupted, describe_error, interrupt_on_signals
 from hydra_transforms.registry import Registry, Source, Transform, load_registry
 from hydra_transforms.runner import (
     RunResult,
@@ -20,6 +26,7 @@ from hydra_transforms.runner import (
     run_transform,
     typed_from_text,
 )
+from hydra_transforms.storage import DatasetBusy
 
 DEFAULT_REGISTRY = "hydra_transforms.example:registry"
 EXIT_OK, EXIT_CONTRACT, EXIT_USAGE = 0, 1, 2
@@ -30,19 +37,37 @@ class UsageError(Exception):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(argv)  # argparse itself exits 2 on bad usage
     try:
         registry = load_registry(args.registry)
-        return args.command(registry, args)
+        # SIGTERM/SIGINT: the write in progress cancels its engine jobs and removes staging.
+        with interrupt_on_signals():
+            return args.command(registry, args)
     except ContractViolation as exc:
         # Contract reports are the commands' output, on stdout (as `validate` prints them);
         # stderr carries errors about the command itself.
         print(str(exc))
         return EXIT_CONTRACT
-    except (UsageError, ValueError, KeyError, FileNotFoundError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"hydra: error: {message}", file=sys.stderr)
+    except Interrupted as exc:
+        print(f"hydra: {exc}; nothing was published from the interrupted write", file=sys.stderr)
+        return 128 + exc.signum
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"hydra: error: {_message(exc)}", file=sys.stderr)
         return EXIT_USAGE
+
+
+# Errors whose message the project writes for people: printed as they are.
+_OWN_ERRORS = (UsageError, ValueError, KeyError, FileNotFoundError, EngineError, DatasetBusy)
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    if isinstance(exc, _OWN_ERRORS) and not isinstance(exc, UnicodeError):
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return describe_error(exc)
 
 
 def _cmd_list(registry: Registry, args: argparse.Namespace) -> int:
@@ -95,13 +120,19 @@ def _cmd_validate(registry: Registry, args: argparse.Namespace) -> int:
             contract=dataset.contract,
             partition_column=dataset.partition_column,
         )
-    text = read_text(engine, dataset, path)
-    table = (
-        typed_from_text(text, dataset.contract)
-        if text is not None
-        else read_dataset(engine, dataset, path)
-    )
-    report = validate(table, dataset.contract, dataset=dataset.name, text=text)
+    try:
+        text = read_text(engine, dataset, path)
+        table = (
+            typed_from_text(text, dataset.contract)
+            if text is not None
+            else read_dataset(engine, dataset, path)
+        )
+        report = validate(table, dataset.contract, dataset=dataset.name, text=text)
+    except CsvReadError:
+        raise
+    except Exception as exc:  # an engine cannot read it: say which file and why, in one line
+        kind = getattr(dataset, "format", "parquet")
+        raise UsageError(f"cannot read {path} as {kind}: {describe_error(exc)}") from exc
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
     return EXIT_OK if report.passed else EXIT_CONTRACT
 
@@ -174,7 +205,12 @@ def _pairs(values: Sequence[str], flag: str) -> dict[str, Any]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hydra", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="hydra", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error (exit 2)"
+    )
     parser.add_argument(
         "--registry",
         default=DEFAULT_REGISTRY,

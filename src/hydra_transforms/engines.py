@@ -10,6 +10,8 @@ make results comparable) lives here, in one adapter per engine, looked up by nam
 from __future__ import annotations
 
 import csv
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -124,6 +126,20 @@ class Engine(ABC):
         """Make an in-memory Arrow table available to expressions on this engine."""
         return self.con.create_table(name, table, overwrite=True)
 
+    @abstractmethod
+    def cancel(self) -> None:
+        """Ask the engine to stop the work it is doing now; callable from any thread. The
+        call that was running returns with an error."""
+
+    def quiesce(self) -> None:
+        """Stop whatever the engine still runs for this process, and wait until it has stopped.
+
+        Called before a failed or interrupted write removes its staging output, so that no
+        job of the engine writes into it afterwards. DuckDB runs queries in the calling
+        thread: once the call has returned, nothing runs.
+        """
+        return None
+
     @staticmethod
     @abstractmethod
     def quote(identifier: str) -> str:
@@ -190,6 +206,9 @@ class DuckDBEngine(Engine):
         if not rows or rows[0][0] is None:
             raise CsvReadError(f"{path} is empty: expected a header line ({dialect.describe()})")
         return rows[0][0]
+
+    def cancel(self) -> None:
+        self.con.con.interrupt()
 
     def type_sql(self, dtype: dt.DataType) -> str:
         from ibis.backends.sql.datatypes import DuckDBType
@@ -260,6 +279,23 @@ class SparkEngine(Engine):
             return f"ARRAY<{self.type_sql(dtype.value_type)}>"  # type: ignore[attr-defined]
         return PySparkType.to_string(dtype)
 
+    def cancel(self) -> None:
+        self.session.sparkContext.cancelAllJobs()
+
+    def quiesce(self, *, timeout_s: float = 60.0) -> None:
+        # From a thread of its own: the caller's thread may have been interrupted in the middle
+        # of a call into the JVM, which leaves its Py4J connection unusable.
+        def stop() -> None:
+            self.cancel()
+            tracker = self.session.sparkContext.statusTracker()
+            deadline = time.monotonic() + timeout_s
+            while tracker.getActiveJobsIds() and time.monotonic() < deadline:
+                time.sleep(0.1)
+
+        worker = threading.Thread(target=stop, name="hydra-spark-quiesce", daemon=True)
+        worker.start()
+        worker.join(timeout_s)
+
     def nullable_sql(self, sql: str) -> str:
         # Spark writes a column it can prove non-null (a count, a row number) as REQUIRED in
         # Parquet, where DuckDB writes OPTIONAL: the files' schemas would differ. Nullability
@@ -295,13 +331,22 @@ ENGINES: Mapping[str, type[Engine]] = {
 
 
 def connect(
-    engine: str, *, spark: SparkSession | None = None, database: str = ":memory:"
+    engine: str,
+    *,
+    spark: SparkSession | None = None,
+    database: str = ":memory:",
+    duckdb_config: Mapping[str, Any] | None = None,
 ) -> Engine:
-    """Connect to an engine by name: ``duckdb`` (in-process) or ``pyspark`` (a given session)."""
+    """Connect to an engine by name: ``duckdb`` (in-process) or ``pyspark`` (a given session).
+
+    ``duckdb_config`` holds DuckDB settings for the connection, e.g. ``{"memory_limit":
+    "8GB", "threads": 4, "temp_directory": "/scratch/duckdb"}``: beyond the memory limit
+    DuckDB spills to the temporary directory instead of failing.
+    """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
     factory: dict[str, Callable[[], Any]] = {
-        "duckdb": lambda: _duckdb_connection(database),
+        "duckdb": lambda: _duckdb_connection(database, duckdb_config or {}),
         "pyspark": lambda: _spark_connection(spark),
     }
     return ENGINES[engine](factory[engine]())
@@ -345,8 +390,8 @@ def _spark_connection(spark: SparkSession | None) -> Any:
     return ibis.pyspark.connect(session)
 
 
-def _duckdb_connection(database: str) -> Any:
-    con = ibis.duckdb.connect(database)
+def _duckdb_connection(database: str, config: Mapping[str, Any]) -> Any:
+    con = ibis.duckdb.connect(database, **config)
     con.raw_sql("SET TimeZone = 'UTC'")
     # NULLs sort last, ascending or descending, as on Spark once ibis writes NULLS LAST for its
     # ascending orders. This is DuckDB's default; pinned so that a changed default cannot

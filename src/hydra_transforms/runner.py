@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Mapping, MutableSet
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from hydra_transforms.contracts import (
     validate,
 )
 from hydra_transforms.engines import CsvReadError, Engine, to_arrow
+from hydra_transforms.errors import EngineError, cancellable, describe_error
 from hydra_transforms.expr import parse_text
 from hydra_transforms.registry import Dataset, Registry, Source, Transform
 
@@ -136,6 +139,7 @@ def run_transform(
     validate_output: bool = True,
     preview_rows: int = 0,
     checked: Checked | None = None,
+    writer: str | None = None,
 ) -> RunResult:
     """Run one transform of ``registry`` on ``engine``.
 
@@ -148,6 +152,10 @@ def run_transform(
 
     ``checked`` lets several transforms of one run check each dataset once: inputs named in it
     are not checked again, and every input and output that passes is added to it.
+
+    Writing holds the output's lock (:func:`storage.exclusive`): a second writer of the same
+    dataset fails at once, naming this one — ``writer`` (e.g. ``"run 7f3a..."``; default:
+    this process).
     """
     started = time.perf_counter()
     transform = _transform(registry, name)
@@ -171,7 +179,13 @@ def run_transform(
         report = _check(result_table, transform, validate_output)
     else:
         result_table, report = _write(
-            engine, transform, expr, Path(output), partition, validate_output
+            engine,
+            transform,
+            expr,
+            Path(output),
+            partition,
+            validate_output,
+            writer or f"process {os.getpid()} on {socket.gethostname()}",
         )
     if report is not None and checked is not None:
         checked.add((name, partition))
@@ -206,7 +220,12 @@ def run_pipeline(
     partition: str | None = None,
     validate_contracts: bool = True,
 ) -> dict[str, RunResult]:
-    """Run every transform of ``registry`` in dependency order, each into ``warehouse/<name>``."""
+    """Run every transform of ``registry`` in dependency order, each into ``warehouse/<name>``.
+
+    Every source is checked to be given (and, for a local path, to exist) before anything is
+    written, so that a missing one does not leave half a pipeline behind.
+    """
+    _check_sources(registry, sources)
     locations: dict[str, Location | ir.Table] = dict(sources)
     results = {}
     checked: Checked = set()  # each dataset's contract is checked once per pipeline run
@@ -225,6 +244,27 @@ def run_pipeline(
         )
         locations[transform.name] = output
     return results
+
+
+def _check_sources(registry: Registry, sources: Mapping[str, Location]) -> None:
+    needed = [s.name for s in registry.sources if not s.builtin]
+    unknown = sorted(set(sources) - {s.name for s in registry.sources})
+    missing = [name for name in needed if name not in sources]
+    absent = [
+        f"{name}={sources[name]}"
+        for name in needed
+        if name in sources and "://" not in str(sources[name]) and not Path(sources[name]).exists()
+    ]
+    problems = [
+        *([f"no location for {', '.join(missing)}"] if missing else []),
+        *([f"no such file or directory: {', '.join(absent)}"] if absent else []),
+        *([f"{', '.join(unknown)}: not sources of {registry.name}"] if unknown else []),
+    ]
+    if problems:
+        raise ValueError(
+            f"{registry.name}: {'; '.join(problems)} (its sources: {', '.join(needed)}); "
+            "nothing was written"
+        )
 
 
 def _transform(registry: Registry, name: str) -> Transform:
@@ -335,25 +375,36 @@ def _write(
     output: Path,
     partition: str | None,
     validate_output: bool,
+    writer: str,
 ) -> tuple[ir.Table | None, ValidationReport | None]:
     """Write to staging, check the staged data, publish; None when there were no rows at all.
 
     Engines write no file for an empty partitioned result: the partition (or the dataset) is
     then empty, and publishing removes the previous one.
     """
-    staging = storage.staging_path(output)
-    try:
-        engine.write_parquet(expr, str(staging), partition_by=transform.partition_column)
-        wrote = storage.has_data(staging)
-        staged = engine.read_parquet(str(staging)) if wrote else None
-        report = _check(staged, transform, validate_output) if staged is not None else None
-    except BaseException:
-        storage.discard(staging)
-        raise
     column = transform.partition_column
-    storage.publish(
-        staging, output, partition=(column, partition) if column and partition else None
-    )
+    with storage.exclusive(output, writer=writer):
+        staging = storage.staging_path(output)
+        try:
+            # A signal now stops the engine's job and raises once the engine has let go of
+            # staging (errors.cancellable), instead of interrupting a call into the engine.
+            with cancellable(engine.cancel):
+                try:
+                    engine.write_parquet(expr, str(staging), partition_by=column)
+                except Exception as exc:
+                    raise EngineError(
+                        f"writing {transform.name} to {output}: {describe_error(exc)}"
+                    ) from exc
+                wrote = storage.has_data(staging)
+                staged = engine.read_parquet(str(staging)) if wrote else None
+                report = None if staged is None else _check(staged, transform, validate_output)
+        except BaseException:
+            engine.quiesce()  # no job of the engine may write into staging once it is gone
+            storage.discard(staging)
+            raise
+        storage.publish(
+            staging, output, partition=(column, partition) if column and partition else None
+        )
     if not wrote:
         return None, report
     published = engine.read_parquet(str(output))
