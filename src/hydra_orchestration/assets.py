@@ -10,14 +10,23 @@ engines makes the fewest launches its dependencies allow (:mod:`hydra_orchestrat
 # No `from __future__ import annotations` here: Dagster reads the asset's annotations at run time.
 
 import dataclasses
+import difflib
+import multiprocessing
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import Any, Optional
 
 import dagster as dg
 from pydantic import Field
 
-from hydra_orchestration.launchers import Launched, Launcher, StepResult, launcher_for
+from hydra_orchestration.launchers import (
+    Launcher,
+    LaunchReport,
+    StepResult,
+    launcher_for,
+    results_for,
+)
 from hydra_orchestration.plan import Launch, engines_for, plan_launches
+from hydra_orchestration.remote.lifetime import die_with_parent
 from hydra_orchestration.remote.step import CHECK_NAME, StepRequest, not_run
 from hydra_orchestration.settings import ENGINES, Settings, SettingsError, check_engine_override
 from hydra_transforms.registry import Registry, Source, Transform, load_registry
@@ -50,6 +59,7 @@ def build_assets(
 ) -> list[dg.AssetsDefinition | dg.AssetSpec]:
     """Source specs (external assets) and the transforms' assets, from the registry."""
     registry = load_registry(registry_spec)
+    _check_sources(registry, settings)
     partitions = (
         dg.StaticPartitionsDefinition(list(settings.partitions)) if settings.partitions else None
     )
@@ -57,6 +67,25 @@ def build_assets(
         _source_spec(source, settings, partitions) for source in registry.sources
     ]
     return [*sources, _transforms_step(registry, registry_spec, settings, partitions)]
+
+
+def _check_sources(registry: Registry, settings: Settings) -> None:
+    """Every source that is read from a location has one, and every location names a source."""
+    where = f"{settings.config_path} [modes.{settings.mode}.sources]"
+    names = [source.name for source in registry.sources]
+    problems = []
+    for name in sorted(set(settings.sources) - set(names)):
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        problems.append(f"{name!r} is no source of registry {registry.name!r}{hint}")
+    missing = [s.name for s in registry.sources if not s.builtin and s.name not in settings.sources]
+    if missing:
+        problems.append(f"no location for {', '.join(map(repr, missing))}")
+    if problems:
+        raise SettingsError(
+            f"{where}: {'; '.join(problems)} (the registry's sources read from a location: "
+            f"{', '.join(s.name for s in registry.sources if not s.builtin)})"
+        )
 
 
 def _source_spec(
@@ -121,6 +150,9 @@ def _transforms_step(
         selected = [
             t.name for t in transforms if dg.AssetKey(t.name) in context.selected_asset_keys
         ]
+        _check_ops_in_run_config(context)
+        if multiprocessing.parent_process() is not None:
+            die_with_parent()  # a step process of a run worker: it ends when the worker does
         try:
             for engine in (config.engine, *config.engines.values()):
                 if engine is not None:
@@ -142,6 +174,7 @@ def _transforms_step(
             execution_mode=settings.mode,
             locations={},
             partitions=tuple(context.partition_keys) if keyed else (),
+            run_id=context.run.run_id,
         )
         launches = plan_launches(registry, engine_of)
         if len(launches) > 1:
@@ -154,6 +187,24 @@ def _transforms_step(
         yield from _launch_all(context, registry, settings, base, launches, launchers)
 
     return _step
+
+
+def _check_ops_in_run_config(context: dg.AssetExecutionContext) -> None:
+    """Fail on run config for ops this job does not have.
+
+    Dagster checks the keys inside a known op's config, but the implicit asset job (what
+    `dagster asset materialize` and the UI's Materialize run) accepts config for ops it does not
+    have and drops it: a misspelt step name would silently run on the default engine.
+    """
+    valid = sorted(node.name for node in context.job_def.nodes)
+    run_config: dict[str, Any] = dict(context.run.run_config)
+    ops = run_config.get("ops") or {}
+    unknown = sorted(set(ops) - set(valid))
+    if unknown:
+        raise dg.Failure(
+            description=f"run config has config for ops this run does not have: "
+            f"{', '.join(unknown)}; valid: {', '.join(valid)}"
+        )
 
 
 def _launch_all(
@@ -195,15 +246,8 @@ def _launch_all(
         context.log.info(f"{', '.join(runnable)}: engine {launch.engine}, mode {settings.mode}")
         try:
             launched = launchers[launch.engine].launch(context, request)
-        except Exception as exc:  # the launch failed as a whole: nothing it ran is known
-            failed.update(runnable)
-            problems.append(
-                exc.description or str(exc)
-                if isinstance(exc, dg.Failure)
-                else f"{', '.join(runnable)}: the {launch.engine} launch failed: "
-                f"{type(exc).__name__}: {exc}"
-            )
-            continue
+        except Exception as exc:  # the launch could not start: nothing it ran is known
+            launched = LaunchReport(failure=f"the {launch.engine} launch failed: {exc}")
         reported = yield from _reported(runnable, launched)
         failed.update(reported.failed)
         problems.extend(reported.problems)
@@ -242,41 +286,42 @@ class _Reported:
 
 
 def _reported(
-    selected: Sequence[str], launched: Launched
+    selected: Sequence[str], launched: LaunchReport
 ) -> Generator[StepResult, None, _Reported]:
     """Pass one launch's results on, and say which transforms did not publish and why.
 
-    Each transform reports its contract check. Without a check or an error, nothing is known
-    about it (a subprocess that never opened Pipes, or exited before reporting) and it is not
-    counted as materialized.
+    What a transform reported is kept even when the launch failed afterwards: a transform
+    that published is materialized, so the catalog matches what is on disk. A transform with
+    no outcome was interrupted (it had started) or never ran; it is not counted as
+    materialized.
     """
-    by_asset: dict[str, list[StepResult]] = {name: [] for name in selected}
-    for result in launched.results:
-        key = result.asset_key.to_user_string() if result.asset_key else None
-        if key in by_asset:
-            by_asset[key].append(result)
+    outcomes = {o.transform: o for o in launched.outcomes if o.transform in selected}
+    ended = f": {launched.failure}" if launched.failure else ""
     reported = _Reported()
     for name in selected:
-        checks = [r for r in by_asset[name] if isinstance(r, dg.AssetCheckResult)]
-        materializations = [r for r in by_asset[name] if isinstance(r, dg.MaterializeResult)]
+        outcome = outcomes.get(name)
         problem = None
-        if name in launched.errors:
-            problem = f"{name}: {launched.errors[name]}"
-        elif not checks:
+        if outcome is None and name in launched.started:
+            problem = f"{name}: interrupted{ended}; nothing of it was published"
+        elif outcome is None:
             problem = (
-                f"{name}: the step reported no contract check (it never opened Dagster Pipes, "
-                "or exited before reporting); it is not counted as materialized"
+                f"{name}: not run, the step ended before it{ended}"
+                if launched.failure
+                else f"{name}: the step reported nothing (it never opened Dagster Pipes, or "
+                "exited before reporting); it is not counted as materialized"
             )
-        elif not all(c.passed for c in checks):
+        elif outcome.error is not None:
+            problem = f"{name}: {outcome.error}"
+        elif not outcome.check_passed:
             problem = f"{name} broke its data contract; the previous output is kept."
             if reported.report is None:
-                reported.report = next(c for c in checks if not c.passed).metadata.get("report")
-        elif not materializations:
-            problem = f"{name}: the step reported no materialization"
-        else:
-            yield from materializations
-        yield from checks
+                text = outcome.check_metadata.get("report", {}).get("raw_value")
+                reported.report = dg.MetadataValue.md(text) if text else None
+        if outcome is not None:
+            yield from results_for(outcome)
         if problem is not None:
             reported.failed.append(name)
             reported.problems.append(problem)
+    if launched.failure and not reported.problems:
+        reported.problems.append(f"the launch failed after its transforms: {launched.failure}")
     return reported

@@ -1,4 +1,9 @@
-"""`make start`: the Dagster webserver and daemon on localhost, with a project-local DAGSTER_HOME."""
+"""`make start`: the Dagster webserver and daemon on localhost, with a project-local DAGSTER_HOME.
+
+Runs ``dg dev`` (what Dagster recommends since ``dagster dev`` was superseded) on the
+project's definitions. The instance it prepares monitors runs: a run whose worker process
+died (killed, crashed machine) is marked failed within a minute instead of staying STARTED.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +14,31 @@ from pathlib import Path
 
 from hydra_orchestration.settings import dagster_home_from_environment, environment_with
 
-_INSTANCE_YAML = """\
-# Written by `make start` on first start; edit freely.
+_MARK = "# Written by `make start`"
+MONITORING_POLL_S = 15
+INSTANCE_YAML = f"""\
+{_MARK}; it is rewritten while this line stays — delete the line to keep your edits.
 telemetry:
   enabled: false
+# Runs start as local processes; unlike Dagster's default launcher this one lets the daemon
+# check that a run's worker process still lives (hydra_orchestration/run_launcher.py).
+run_launcher:
+  module: hydra_orchestration.run_launcher
+  class: LocalRunLauncher
+run_monitoring:
+  enabled: true
+  poll_interval_seconds: {MONITORING_POLL_S}
+  start_timeout_seconds: 300
+  max_resume_run_attempts: 0
 """
 
 
 def prepare_dagster_home(home: Path) -> Path:
-    """Create the instance directory (and a dagster.yaml) on first start."""
+    """Create the instance directory and its dagster.yaml (kept as it is once edited)."""
     home.mkdir(parents=True, exist_ok=True)
     instance_yaml = home / "dagster.yaml"
-    if not instance_yaml.exists():
-        instance_yaml.write_text(_INSTANCE_YAML)
+    if not instance_yaml.exists() or instance_yaml.read_text().startswith(_MARK):
+        instance_yaml.write_text(INSTANCE_YAML)
     return home
 
 
@@ -35,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     command = [
         sys.executable,
         "-m",
-        "dagster",
+        "dagster_dg_cli.cli",
         "dev",
         "-m",
         "hydra_orchestration.definitions",

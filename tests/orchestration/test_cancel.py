@@ -73,5 +73,5 @@ def test_interrupting_a_run_stops_its_subprocess(tmp_path: Path) -> None:
         time.sleep(0.2)
     assert not _alive(child), "the subprocess outlived the cancelled run"
     assert "RUN SUCCESS" not in output
-    assert "execution interrupted, sending SIGINT to subprocess" in output
+    assert "run interrupted: stopping the Spark subprocess (SIGTERM)" in output
     assert not (tmp_path / "warehouse").exists()

@@ -3,22 +3,16 @@ Chromium — every asset is listed, and the whole pipeline materializes from the
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from hydra_transforms.example import registry
-from tests.conftest import PROJECT_ROOT, SAMPLE_DIR
+from tests.conftest import PROJECT_ROOT
+from tests.orchestration.devserver import dagster_dev, graphql
 
 pytestmark = [pytest.mark.ui, pytest.mark.pyspark]
 
@@ -35,12 +29,6 @@ CHROMIUM_ARGS = [
 ]
 ASSETS = [d.name for d in registry]
 BACKFILL_DONE = {"COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED", "COMPLETED"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _chromium() -> str:
@@ -60,61 +48,8 @@ def _chromium() -> str:
 def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """The webserver and daemon on a free port, a fresh DAGSTER_HOME and a temporary warehouse."""
     tmp = tmp_path_factory.mktemp("ui")
-    config = tmp / "hydra.toml"
-    config.write_text(
-        f"""
-        [partitions]
-        crawl_id = ["CC-MAIN-2024-10", "CC-MAIN-2024-33"]
-        [modes.small_dev_sample_local]
-        warehouse = "{tmp / "warehouse"}"
-        [modes.small_dev_sample_local.sources]
-        seed_nodes = "{SAMPLE_DIR / "seed_nodes.csv"}"
-        crawl_records = "{SAMPLE_DIR / "crawl_records"}"
-        [spark.pyspark]
-        "spark.master" = "local[1]"
-        "spark.sql.shuffle.partitions" = "1"
-        """.replace("\n        ", "\n")
-    )
-    port = _free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(tmp / "home"), "HYDRA_CONFIG": str(config)}
-    log = (tmp / "server.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "hydra_orchestration.dev", "--port", str(port)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, (tmp / "server.log").read_text()[-3000:]
-            try:
-                urllib.request.urlopen(f"{url}/server_info", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the Dagster UI did not start within 120 s"
-                time.sleep(1)
-        yield url, tmp
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
-
-
-def _graphql(url: str, query: str) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"{url}/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)["data"]
+    with dagster_dev(tmp) as server:
+        yield server.url, tmp
 
 
 def _wait_for_backfill(url: str, timeout: float) -> tuple[str, list[str]]:
@@ -122,7 +57,7 @@ def _wait_for_backfill(url: str, timeout: float) -> tuple[str, list[str]]:
                  runsOrError { ... on Runs { results { status } } } }"""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        data = _graphql(url, query)
+        data = graphql(url, query)
         backfills = data["partitionBackfillsOrError"]["results"]
         runs = [r["status"] for r in data["runsOrError"]["results"]]
         if (
@@ -170,8 +105,12 @@ def test_the_ui_lists_every_asset_and_materializes_the_pipeline(
     assert len(runs) <= 2, runs
     assert set(runs) == {"SUCCESS"}
     warehouse = tmp / "warehouse"
-    assert sorted(p.name for p in warehouse.iterdir()) == sorted(
+    # Each dataset, and beside it its write lock (a hidden file that stays).
+    assert sorted(p.name for p in warehouse.iterdir() if not p.name.startswith(".")) == sorted(
         t.name for t in registry.transforms
+    )
+    assert sorted(p.name for p in warehouse.iterdir() if p.name.startswith(".")) == sorted(
+        f".{t.name}.lock" for t in registry.transforms
     )
     assert sorted(p.name for p in (warehouse / "graph_aggr").iterdir() if p.is_dir()) == [
         "crawl_id=CC-MAIN-2024-10",

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from hydra_orchestration.launchers.base import Launched, Launcher, StepResult, outcome_results
+from hydra_orchestration.launchers.base import Launcher, LaunchReport, StepResult, results_for
 from hydra_orchestration.launchers.local import DuckDBLauncher
 from hydra_orchestration.launchers.subprocess import PySparkSubprocessLauncher
 from hydra_orchestration.settings import Settings, SettingsError
 
-__all__ = ["LAUNCHERS", "Launched", "Launcher", "StepResult", "launcher_for", "outcome_results"]
+__all__ = ["LAUNCHERS", "LaunchReport", "Launcher", "StepResult", "launcher_for", "results_for"]
 
 LAUNCHERS: Mapping[str, Callable[[Settings], Launcher]] = MappingProxyType(
     {

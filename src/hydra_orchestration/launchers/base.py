@@ -1,60 +1,144 @@
-"""What every launcher does: run a step somewhere and hand back Dagster results."""
+"""What every launcher does: run a step somewhere and hand back what it reported.
+
+A launcher returns a :class:`LaunchReport`: the :class:`StepOutcome` of every transform that
+finished (the one record a step produces per asset), the transforms that started, and why
+the launch failed as a whole, if it did. What was reported before a failure is kept — the
+catalog then matches what is on disk. :func:`results_for` is the one place where an outcome
+becomes Dagster results, whichever launcher brought it.
+
+:class:`PipesLauncher` is the shared base of every launcher that reaches its engine through
+Dagster Pipes: it opens the Pipes session, lets the platform start the step and wait for
+it, and reads the outcomes from the step's messages — also when the step failed.
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import dagster as dg
 
-from hydra_orchestration.remote.step import CHECK_NAME, StepOutcome, StepRequest
+from hydra_orchestration.remote.step import CHECK_NAME, OUTCOME, STARTED, StepOutcome, StepRequest
 
-__all__ = ["Launched", "Launcher", "StepResult", "metadata_values", "outcome_results"]
+__all__ = [
+    "LaunchReport",
+    "Launcher",
+    "PipesLauncher",
+    "StepFailed",
+    "StepResult",
+    "metadata_values",
+    "results_for",
+    "single_writer",
+]
 
 StepResult = dg.MaterializeResult | dg.AssetCheckResult
 
 
 @dataclass(frozen=True)
-class Launched:
-    """What a step reported: check results and materializations (keyed by asset), and for
-    transforms that raised or did not run, why (transform name -> error text)."""
+class LaunchReport:
+    """What one launch reported: the outcome of each transform that finished, the transforms
+    that started, and ``failure`` — why the launch ended early — when it did."""
 
-    results: Sequence[StepResult]
-    errors: Mapping[str, str] = field(default_factory=dict)
+    outcomes: Sequence[StepOutcome] = ()
+    started: Sequence[str] = ()
+    failure: str | None = None
 
 
 class Launcher(Protocol):
-    def launch(self, context: dg.AssetExecutionContext, request: StepRequest) -> Launched:
-        """Run the step and return what it reported."""
+    def launch(self, context: dg.AssetExecutionContext, request: StepRequest) -> LaunchReport:
+        """Run the step and return what it reported; raise only to stop the run (interrupt)."""
         ...
 
 
-def outcome_results(outcomes: Sequence[StepOutcome]) -> Launched:
-    """Dagster results for a step that ran in this process (what Pipes does for remote ones)."""
+class StepFailed(Exception):
+    """The step ended without finishing (killed, failed, never started); says why."""
+
+
+def results_for(outcome: StepOutcome) -> list[StepResult]:
+    """The Dagster results of one transform's outcome: its contract check, and its
+    materialization when it published."""
+    key = dg.AssetKey(outcome.transform)
     results: list[StepResult] = []
-    errors = {}
-    for outcome in outcomes:
-        key = dg.AssetKey(outcome.transform)
-        if outcome.check_passed is not None:
-            results.append(
-                dg.AssetCheckResult(
-                    asset_key=key,
-                    check_name=CHECK_NAME,
-                    passed=outcome.check_passed,
-                    severity=dg.AssetCheckSeverity.ERROR,
-                    metadata=metadata_values(outcome.check_metadata),
-                )
+    if outcome.check_passed is not None:
+        results.append(
+            dg.AssetCheckResult(
+                asset_key=key,
+                check_name=CHECK_NAME,
+                passed=outcome.check_passed,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata=metadata_values(outcome.check_metadata),
             )
-        if outcome.materialization is not None:
-            results.append(
-                dg.MaterializeResult(
-                    asset_key=key, metadata=metadata_values(outcome.materialization)
-                )
-            )
-        elif outcome.error is not None:
-            errors[outcome.transform] = outcome.error
-    return Launched(results, errors)
+        )
+    if outcome.materialization is not None:
+        results.append(
+            dg.MaterializeResult(asset_key=key, metadata=metadata_values(outcome.materialization))
+        )
+    return results
+
+
+class PipesLauncher(ABC):
+    """A launcher that reaches its engine through Dagster Pipes.
+
+    Subclasses give the transport (``context_injector``, ``message_reader``) and
+    :meth:`run_step`, which starts the step on the platform, waits for it, and raises
+    :class:`StepFailed` if it did not finish. Outcomes travel as custom messages and become
+    Dagster results here, in :func:`results_for` — not as Pipes materializations, which
+    Dagster would drop whole when the process fails, or fill in for assets that reported
+    nothing.
+    """
+
+    context_injector: dg.PipesContextInjector
+    message_reader: dg.PipesMessageReader
+
+    def launch(self, context: dg.AssetExecutionContext, request: StepRequest) -> LaunchReport:
+        failure = None
+        with dg.open_pipes_session(
+            context=context.op_execution_context,
+            context_injector=self.context_injector,
+            message_reader=self.message_reader,
+            extras={"step": request.to_dict()},
+        ) as session:
+            try:
+                self.run_step(context, session, request)
+            except StepFailed as exc:
+                failure = str(exc)
+        return _report(session.get_custom_messages(), failure)
+
+    @abstractmethod
+    def run_step(
+        self, context: dg.AssetExecutionContext, session: dg.PipesSession, request: StepRequest
+    ) -> None:
+        """Start the step with the session's bootstrap parameters and wait for it to end."""
+
+
+def single_writer(reader: type[dg.PipesMessageReader]) -> type[dg.PipesMessageReader]:
+    """``reader`` answering ``expected_writer_count`` itself.
+
+    Dagster 1.13's own message handler reads that property for every session, and the base
+    class marks it @preview, so each launch warned "expected_writer_count is currently in
+    preview". A reader with one writer (every reader here) simply answers 1, as the base
+    class does, without the warning.
+    """
+
+    class SingleWriter(reader):  # type: ignore[valid-type, misc]
+        @property
+        def expected_writer_count(self) -> int:
+            return 1
+
+    SingleWriter.__name__ = SingleWriter.__qualname__ = reader.__name__
+    return SingleWriter
+
+
+def _report(messages: Sequence[Any], failure: str | None) -> LaunchReport:
+    outcomes, started = [], []
+    for message in messages:
+        if isinstance(message, Mapping) and OUTCOME in message:
+            outcomes.append(StepOutcome.from_dict(message[OUTCOME]))
+        elif isinstance(message, Mapping) and STARTED in message:
+            started.append(str(message[STARTED]))
+    return LaunchReport(outcomes=outcomes, started=started, failure=failure)
 
 
 def metadata_values(metadata: Mapping[str, Mapping[str, Any]]) -> dict[str, dg.MetadataValue]:

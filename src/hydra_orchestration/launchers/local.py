@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import dagster as dg
 
-from hydra_orchestration.launchers.base import Launched, outcome_results
+from hydra_orchestration.launchers.base import LaunchReport
 from hydra_orchestration.remote.step import StepOutcome, StepRequest, run_step
 from hydra_orchestration.settings import Settings
 from hydra_transforms.engines import connect
@@ -16,9 +16,10 @@ class DuckDBLauncher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def launch(self, context: dg.AssetExecutionContext, request: StepRequest) -> Launched:
+    def launch(self, context: dg.AssetExecutionContext, request: StepRequest) -> LaunchReport:
         context.log.info(f"running {', '.join(request.transforms)} on DuckDB in this process")
-        return outcome_results(run_step(request, connect("duckdb"), report=_log(context)))
+        engine = connect("duckdb", duckdb_config=self.settings.duckdb)
+        return LaunchReport(outcomes=run_step(request, engine, report=_log(context)))
 
 
 def _log(context: dg.AssetExecutionContext) -> Callable[[StepOutcome], None]:

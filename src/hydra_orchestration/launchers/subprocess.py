@@ -1,60 +1,63 @@
 """pyspark: the step runs in a local subprocess with one Spark session, through Pipes.
 
-Dagster's PipesSubprocessClient starts the remote entrypoint, injects the context, reads the
-messages and forwards cancellation (SIGINT) to the subprocess; this launcher only adds the
-command and turns a failed exit into a failure that says what happened.
+The subprocess gets only the environment it needs (``settings.child_environment``), not the
+Dagster process' own — no cloud secrets meant for other engines. It dies with the step that
+started it (the entrypoint asks the kernel for a parent-death signal), and an interrupted run
+stops it with SIGTERM, on which the entrypoint cancels its Spark jobs and removes staging
+output before it exits.
 """
 
 from __future__ import annotations
 
 import signal
+import subprocess
 import sys
 
 import dagster as dg
 
-from hydra_orchestration.launchers.base import Launched
+from hydra_orchestration.launchers.base import PipesLauncher, StepFailed, single_writer
 from hydra_orchestration.remote.step import StepRequest
-from hydra_orchestration.settings import Settings
+from hydra_orchestration.settings import Settings, child_environment
 
 ENTRYPOINT = "hydra_orchestration.remote.entrypoint"
+STOP_TIMEOUT_S = 60
 
 
-class PySparkSubprocessLauncher:
+class PySparkSubprocessLauncher(PipesLauncher):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.client = dg.PipesSubprocessClient(forward_termination=True)
+        self.context_injector = dg.PipesTempFileContextInjector()
+        self.message_reader = single_writer(dg.PipesTempFileMessageReader)()
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", ENTRYPOINT]
+        return [sys.executable, "-m", ENTRYPOINT, "--transport", "subprocess"]
 
-    def launch(self, context: dg.AssetExecutionContext, request: StepRequest) -> Launched:
+    def run_step(
+        self, context: dg.AssetExecutionContext, session: dg.PipesSession, request: StepRequest
+    ) -> None:
+        context.log.info(f"starting the Spark subprocess for {', '.join(request.transforms)}")
+        process = subprocess.Popen(
+            self.command(), env=child_environment(session.get_bootstrap_env_vars())
+        )
         try:
-            invocation = self.client.run(
-                context=context, command=self.command(), extras={"step": request.to_dict()}
-            )
-        except (
-            Exception
-        ) as exc:  # DagsterPipesExecutionError (not exported); interrupts are BaseException
-            raise dg.Failure(
-                description=f"the Spark subprocess for {', '.join(request.transforms)} failed: "
-                + _explain(exc)
-            ) from exc
-        errors = {
-            m["transform"]: m["error"]
-            for m in invocation.get_custom_messages()
-            if isinstance(m, dict) and {"transform", "error"} <= m.keys()
-        }
-        # No implicit results: an asset the step did not report on was not materialized.
-        return Launched(invocation.get_results(implicit_materializations=False), errors)
+            code = process.wait()
+        except BaseException:  # the run is interrupted: stop the step cleanly, then go on
+            context.log.info("[pipes] run interrupted: stopping the Spark subprocess (SIGTERM)")
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            raise
+        if code != 0:
+            raise StepFailed(f"the Spark subprocess {_explain(code)}")
 
 
-def _explain(exc: Exception) -> str:
-    """Name the signal when the process was killed (exit code -N)."""
-    text = str(exc)
-    code = text.rsplit(" ", 1)[-1]
-    if code.lstrip("-").isdigit() and int(code) < 0:
-        try:
-            return f"{text} (killed by {signal.Signals(-int(code)).name})"
-        except ValueError:
-            return text
-    return text + " (see the [pipes] error in the step's logs)"
+def _explain(code: int) -> str:
+    """Name the signal when the process was killed (exit code -N, or 128+N from a handler)."""
+    number = -code if code < 0 else code - 128 if code > 128 else 0
+    try:
+        return f"was killed by {signal.Signals(number).name} (exit code {code})"
+    except ValueError:
+        return f"failed with exit code {code} (see the [pipes] error in the step's logs)"

@@ -1,24 +1,32 @@
 """The remote entrypoint: runs one step inside Spark and reports back through Dagster Pipes.
 
-A step is every transform Dagster selected, in one Spark application; each transform's
-check, materialization or error is reported as soon as it is known.
+A step is every transform Dagster selected, in one Spark application. Before each transform
+the step says it starts it, and after it sends the transform's outcome (check,
+materialization or error) as one message, so that whatever happens later, Dagster keeps what
+was done.
 
-The same module runs in a local subprocess, as an EMR step and as a Databricks task. It
-imports dagster-pipes, pyspark and hydra_transforms — never dagster itself, which the
-clusters do not have.
+The same module runs in a local subprocess, as an EMR step and as a Databricks task: the
+Pipes transport is a command-line argument (``--transport subprocess``). It imports
+dagster-pipes, pyspark and hydra_transforms — never dagster itself, which the clusters do
+not have.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dagster_pipes import PipesContext, open_dagster_pipes
 
-from hydra_orchestration.remote.step import CHECK_NAME, StepOutcome, StepRequest, run_step
+from hydra_orchestration.remote.lifetime import die_with_parent
+from hydra_orchestration.remote.step import OUTCOME, STARTED, StepOutcome, StepRequest, run_step
 from hydra_transforms.engines import connect, local_spark_session
+from hydra_transforms.errors import Interrupted, interrupt_on_signals
+
+TRANSPORTS = ("subprocess",)
 
 
 def spark_session(conf: Mapping[str, str]) -> Any:
@@ -44,33 +52,37 @@ def run(pipes: PipesContext) -> None:
     started = time.perf_counter()
     session = spark_session(request.spark_conf)
     pipes.log.info(f"spark session ready in {time.perf_counter() - started:.1f}s")
-    run_step(request, connect("pyspark", spark=session), report=lambda o: _report(pipes, o))
+    # After the session start: PySpark installs a SIGINT handler of its own, replaced here.
+    with interrupt_on_signals():
+        run_step(
+            request,
+            connect("pyspark", spark=session),
+            report=lambda outcome: _report(pipes, outcome),
+            starting=lambda name: pipes.report_custom_message({STARTED: name}),
+        )
 
 
 def _report(pipes: PipesContext, outcome: StepOutcome) -> None:
-    """One transform's outcome as Pipes messages, keyed by its asset."""
-    key = outcome.transform
-    if outcome.check_passed is not None:
-        pipes.report_asset_check(
-            check_name=CHECK_NAME,
-            passed=outcome.check_passed,
-            severity="ERROR",
-            metadata=dict(outcome.check_metadata),
-            asset_key=key,
-        )
+    # Errors travel as data: a failed exit code would say nothing about which transform
+    # failed and why, while the step's other transforms may have published.
+    pipes.report_custom_message({OUTCOME: outcome.to_dict()})
     if outcome.materialization is not None:
-        pipes.report_asset_materialization(metadata=dict(outcome.materialization), asset_key=key)
         pipes.log.info(outcome.summary)
     else:
-        # Errors travel as data: a failed exit code would make Dagster drop what the step's
-        # other transforms reported.
-        pipes.report_custom_message({"transform": key, "error": outcome.error or outcome.summary})
-        pipes.log.error(f"{key}: {outcome.error or outcome.summary}")
+        pipes.log.error(f"{outcome.transform}: {outcome.error or outcome.summary}")
 
 
-def main() -> int:
-    with open_dagster_pipes() as pipes:
-        run(pipes)
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--transport", choices=TRANSPORTS, default="subprocess")
+    parser.parse_args(argv)
+    die_with_parent()
+    try:
+        with open_dagster_pipes() as pipes:
+            run(pipes)
+    except Interrupted as exc:  # staging is gone, jobs cancelled: report how it ended
+        print(f"hydra step: {exc}", file=sys.stderr)
+        return 128 + exc.signum
     return 0
 
 

@@ -15,12 +15,15 @@ from typing import Any
 
 from hydra_transforms.contracts import ContractViolation, ValidationReport
 from hydra_transforms.engines import Engine
+from hydra_transforms.errors import describe_error
 from hydra_transforms.registry import Registry, Transform, load_registry
 from hydra_transforms.runner import Checked, RunResult, run_transform
 
-__all__ = ["CHECK_NAME", "StepOutcome", "StepRequest", "not_run", "run_step"]
+__all__ = ["CHECK_NAME", "OUTCOME", "STARTED", "StepOutcome", "StepRequest", "not_run", "run_step"]
 
 CHECK_NAME = "contract"
+# The keys of a step's custom Pipes messages: a transform starts, a transform's outcome.
+STARTED, OUTCOME = "started", "outcome"
 PREVIEW_ROWS = 5
 
 
@@ -39,6 +42,7 @@ class StepRequest:
     locations: Mapping[str, str]
     partitions: tuple[str, ...] = ()
     spark_conf: Mapping[str, str] = field(default_factory=dict)
+    run_id: str = ""  # names the writer in "dataset X is being written by run Y"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -59,10 +63,11 @@ class StepRequest:
 
 @dataclass(frozen=True)
 class StepOutcome:
-    """What one transform of the step reports.
+    """What one transform of the step reports: the one record every launcher hands to Dagster.
 
     ``check_passed`` is None when the contract was never evaluated (the transform raised an
     error, or did not run because an input failed earlier in the step); ``error`` says why.
+    A published transform has a passed check and a ``materialization``.
     """
 
     transform: str
@@ -72,13 +77,23 @@ class StepOutcome:
     summary: str = ""
     error: str | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StepOutcome:
+        return cls(**data)
+
 
 def run_step(
     request: StepRequest,
     engine: Engine,
     report: Callable[[StepOutcome], None] | None = None,
+    starting: Callable[[str], None] | None = None,
 ) -> list[StepOutcome]:
-    """Run the requested transforms in dependency order; ``report`` gets each outcome at once.
+    """Run the requested transforms in dependency order; ``report`` gets each outcome at once,
+    ``starting`` the name of each transform before it runs (so that a launcher whose step
+    dies knows which transform was interrupted).
 
     Each transform runs for each requested partition (or once, unpartitioned), and each dataset's
     contract is checked once in the step. A broken output contract is an outcome (the check
@@ -99,6 +114,8 @@ def run_step(
                 error=not_run(blocked),
             )
         else:
+            if starting is not None:
+                starting(transform.name)
             outcome = _run_one(request, registry, transform, engine, checked)
         if not outcome.check_passed:
             failed.add(transform.name)
@@ -149,6 +166,7 @@ def _run_one(
                     partition=partition,
                     preview_rows=PREVIEW_ROWS,
                     checked=checked,
+                    writer=f"run {request.run_id}" if request.run_id else None,
                 )
             )
         except ContractViolation as exc:
@@ -162,7 +180,10 @@ def _run_one(
 
 
 def _error(name: str, exc: Exception) -> StepOutcome:
-    text = f"{type(exc).__name__}: {exc}"
+    # An input's broken contract is reported whole; any other error in one line, cause first.
+    text = (
+        f"ContractViolation: {exc}" if isinstance(exc, ContractViolation) else describe_error(exc)
+    )
     return StepOutcome(transform=name, check_passed=None, summary=f"{name} failed", error=text)
 
 
