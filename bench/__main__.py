@@ -38,6 +38,9 @@ class Profile:
     orchestration_repeats: int
     orchestration_sizes: tuple[int, ...] = ()  # generated data sets beside data/sample
     single_run_from: int = 10**18  # sizes from here on are timed once (minutes per run)
+    # DuckDB with a memory limit, on data larger than that limit: it must spill, not fail.
+    memory_size: int = 10_000_000
+    memory_limit: str = "1GB"
 
 
 PROFILES = {
@@ -68,6 +71,8 @@ PROFILES = {
         orchestration_repeats=3,
         orchestration_sizes=(1_000_000,),
         single_run_from=100_000_000,
+        memory_size=300_000_000,
+        memory_limit="8GB",
     ),
 }
 
@@ -86,7 +91,7 @@ def _say(text: str) -> None:
 
 
 def _pipeline_runs(
-    p: Profile, engine: str, n: int, *, work: Path, **variants: bool
+    p: Profile, engine: str, n: int, *, work: Path, **variants: Any
 ) -> dict[str, Any]:
     """One worker timing the example pipeline on ``engine`` at ``n`` links."""
     return call_worker(
@@ -94,11 +99,14 @@ def _pipeline_runs(
         engine=engine,
         data=str(_data(n)),
         work=str(work),
-        repeats=1
-        if n >= p.single_run_from
-        else p.repeats
-        if engine == "duckdb"
-        else p.spark_repeats,
+        repeats=variants.pop("repeats_override", None)
+        or (
+            1
+            if n >= p.single_run_from
+            else p.repeats
+            if engine == "duckdb"
+            else p.spark_repeats
+        ),
         warmup_data=str(SAMPLE) if engine == "pyspark" else None,
         **variants,
     )
@@ -233,11 +241,33 @@ def machine() -> dict[str, Any]:
     }
 
 
+def memory(p: Profile, results: dict[str, Any]) -> None:
+    """The DuckDB pipeline with the project config's `[duckdb] memory_limit` on more data than
+    fits in it: it completes by spilling to the temporary directory."""
+    n, limit = p.memory_size, p.memory_limit
+    spill = RAW / "work" / "duckdb-spill"
+    r = _pipeline_runs(
+        p,
+        "duckdb",
+        n,
+        work=RAW / "work" / f"memory-{n}",
+        baseline=False,
+        plain=False,  # the pipeline as it runs for users: with its contracts
+        contracts=True,
+        repeats_override=1,
+        duckdb_config={"memory_limit": limit, "temp_directory": str(spill)},
+    )
+    v = r["variants"]["hydra_contracts"]
+    results["memory"] = {"n": n, "memory_limit": limit, **v}
+    _say(f"memory duckdb n={n:,} memory_limit={limit}: {v['median_s']:.1f} s, peak {v['max_peak_rss_mib']} MiB")
+
+
 SUITES = {
     "abstraction": abstraction,
     "scaling": scaling,
     "devloop": devloop,
     "orchestration": orchestration,
+    "memory": memory,
 }
 
 

@@ -105,6 +105,18 @@ def render(results: dict[str, Any]) -> str:
                 command("devloop"),
             )
         )
+    if m := results.get("memory"):
+        lines.append(
+            _row(
+                f"DuckDB with `[duckdb] memory_limit = \"{m['memory_limit']}\"`, {m['n']:,} links, "
+                "contracts on (spills to the temporary directory)",
+                f"{m['median_s']:.1f} s, peak RSS {m['max_peak_rss_mib']:,.0f} MiB",
+                "completes",
+                "met",
+                _loads({"0": m}),
+                command("memory"),
+            )
+        )
     orchestration = results.get("orchestration", {})
     if "median_s" in orchestration:  # results of an earlier layout: one data set
         orchestration = {"sample": orchestration}

@@ -69,7 +69,7 @@ def _variants(name: str, params: dict[str, Any]) -> dict[str, Variant]:
     else:
         from bench.baselines import duckdb_sql
 
-        engine = connect("duckdb")
+        engine = connect("duckdb", duckdb_config=params.get("duckdb_config"))
 
         def baseline(data: Path, out: Path) -> None:
             duckdb_sql.run(
@@ -87,7 +87,9 @@ def _variants(name: str, params: dict[str, Any]) -> dict[str, Variant]:
             registry, engine=engine, sources=sources, warehouse=out, validate_contracts=contracts
         )
 
-    variants: dict[str, Variant] = {"hydra": lambda d, o: hydra(d, o, False)}
+    variants: dict[str, Variant] = {}
+    if params.get("plain", True):
+        variants["hydra"] = lambda d, o: hydra(d, o, False)
     if params.get("baseline", True):
         variants["baseline"] = baseline
     if params.get("contracts", True):
