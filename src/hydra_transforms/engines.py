@@ -22,7 +22,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from hydra_transforms.registry import CsvDialect
+from hydra_transforms.formats import CsvDialect
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
