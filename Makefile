@@ -3,7 +3,7 @@
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help start test fmt lint bench bench-full env java browser
+.PHONY: help start sandbox test fmt lint bench bench-full env java jars browser
 
 PIXI := $(shell command -v pixi 2>/dev/null)
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
@@ -41,13 +41,19 @@ endif
 java: env
 	@$(if $(PIXI),pixi run -e default bash,bash) scripts/check-java.sh
 
+jars: java ## fetch the jars local Spark needs for S3 into .cache/spark-jars (once)
+	@$(if $(PIXI),pixi run -e default bash,bash) scripts/fetch-spark-jars.sh
+
 browser:
 	@scripts/find-chromium.sh >/dev/null || echo "note: no Chromium found; the UI tests will be deselected (install Debian's 'chromium' to run them)" >&2
 
-start: java ## serve the Dagster UI (webserver + daemon) on http://localhost:3000
+start: jars ## serve the Dagster UI (webserver + daemon) on http://localhost:3000
 	$(RUN_DEFAULT) python -m hydra_orchestration.dev
 
-test: java browser ## run the whole test suite (DuckDB, local Spark, Dagster, UI)
+sandbox: jars ## the UI on the S3 modes with local emulators instead of a cloud account
+	$(RUN_TEST) python -m tests.emulators.sandbox
+
+test: jars browser ## run the whole test suite (DuckDB, local Spark, Dagster, UI)
 	@rc=0; $(RUN_TEST) python -m pytest $(if $(shell scripts/find-chromium.sh 2>/dev/null),,-m "not ui") $(PYTEST_ARGS) || rc=$$?; \
 	if [[ $$rc -eq 5 ]]; then echo "error: pytest collected no tests (exit 5): nothing was checked" >&2; fi; \
 	exit $$rc
@@ -63,8 +69,8 @@ lint: env ## format check, lint, type check, TOML format check
 	$(RUN_LINT) pyright
 	$(RUN_LINT) taplo format --check pyproject.toml pixi.toml
 
-bench: java ## quick benchmark run (under 10 minutes) printing every ratio
+bench: jars ## quick benchmark run (under 10 minutes) printing every ratio
 	$(RUN_BENCH) python -m bench --quick
 
-bench-full: java ## the full benchmark run that regenerates docs/benchmarks.md figures
+bench-full: jars ## the full benchmark run that regenerates docs/benchmarks.md figures
 	$(RUN_BENCH) python -m bench --full
