@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
 from bench.harness import Runs, load_average
@@ -21,6 +20,7 @@ from hydra_transforms.engines import Engine, connect, local_spark_session
 from hydra_transforms.example.pipeline import registry
 from hydra_transforms.parity import compare_tables
 from hydra_transforms.runner import run_pipeline
+from hydra_transforms.storage import read_arrow
 
 OUTPUTS = ("nodes", "seed_rejections", "edges", "graph", "graph_aggr")
 # Local Spark as the project's config runs it (hydra.toml [spark.pyspark]), on this machine.
@@ -28,9 +28,8 @@ SPARK_CONF = {"spark.sql.shuffle.partitions": "8", "spark.driver.memory": "4g"}
 
 
 def _read(path: Path) -> pa.Table:
-    pattern = str(path / "**" / "*.parquet").replace("'", "''")
-    query = f"SELECT * FROM read_parquet('{pattern}', hive_partitioning = true, hive_types_autocast = false)"
-    return duckdb.sql(query).to_arrow_table()
+    """A dataset: hydra's output through its manifest, the baselines' plain Parquet files."""
+    return read_arrow(path)
 
 
 def _parity(left: Path, right: Path) -> dict[str, list[str]]:

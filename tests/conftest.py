@@ -22,6 +22,11 @@ ENGINES = [
     pytest.param("duckdb", marks=[pytest.mark.duckdb], id="duckdb"),
     pytest.param("pyspark", marks=[pytest.mark.pyspark], id="pyspark"),
 ]
+# The same, for tests of s3:// locations.
+S3_ENGINES = [
+    pytest.param("duckdb", marks=[pytest.mark.duckdb, pytest.mark.s3], id="duckdb"),
+    pytest.param("pyspark", marks=[pytest.mark.pyspark, pytest.mark.s3], id="pyspark"),
+]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -80,18 +85,34 @@ def early_subprocess(request: pytest.FixtureRequest) -> Iterator[subprocess.Pope
             process.communicate()
 
 
+# The jars `make jars` fetches: hadoop-aws and the AWS SDK, for S3 on local Spark.
+SPARK_JARS = tuple(sorted((PROJECT_ROOT / ".cache" / "spark-jars").glob("*.jar")))
+
+
 @pytest.fixture(scope="session")
 def spark_session() -> Iterator[Any]:
-    """One small local Spark session for the whole test run (start-up costs seconds)."""
+    """One small local Spark session for the whole test run (start-up costs seconds). It can
+    reach S3: an engine connected with S3 options configures S3A on it when it is used."""
     from hydra_transforms.engines import local_spark_session
 
     session = local_spark_session(
         app_name="hydra-tests",
         cores=1,
         conf={"spark.sql.shuffle.partitions": "1", "spark.default.parallelism": "1"},
+        jars=SPARK_JARS,
     )
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def local_s3() -> Iterator[Any]:
+    """One local S3 server (moto) for the whole test run, on 127.0.0.1 and a free port."""
+    from tests.emulators.s3 import LocalS3
+
+    server = LocalS3().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

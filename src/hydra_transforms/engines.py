@@ -10,6 +10,7 @@ make results comparable) lives here, in one adapter per engine, looked up by nam
 from __future__ import annotations
 
 import csv
+import importlib.util
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -23,9 +24,12 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from hydra_transforms.formats import CsvDialect
+from hydra_transforms.stores import S3Options, is_remote
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+    from hydra_transforms.storage import Snapshot
 
 __all__ = [
     "ENGINES",
@@ -77,12 +81,18 @@ class Engine(ABC):
 
     name: ClassVar[str]
 
-    def __init__(self, con: Any) -> None:
+    def __init__(self, con: Any, *, s3: S3Options | None = None) -> None:
         self.con = con
+        self.s3 = s3  # how to reach s3:// locations (for the engine and for manifests)
 
     @abstractmethod
     def read_parquet(self, path: str) -> ir.Table:
         """A Parquet file, or a directory of (hive-partitioned) Parquet files."""
+
+    @abstractmethod
+    def read_snapshot(self, snapshot: Snapshot) -> ir.Table:
+        """The committed version of a dataset: the directories its manifest names, with the
+        partition column (a string) taken from their names."""
 
     @abstractmethod
     def read_csv(self, path: str, dialect: CsvDialect, *, names: Sequence[str]) -> ir.Table:
@@ -153,9 +163,14 @@ class DuckDBEngine(Engine):
     name = "duckdb"
 
     def read_parquet(self, path: str) -> ir.Table:
-        pattern = path if _is_file(path) else f"{path.rstrip('/')}/**/*.parquet"
+        return self._read([path if _is_file(path) else f"{path.rstrip('/')}/**/*.parquet"])
+
+    def read_snapshot(self, snapshot: Snapshot) -> ir.Table:
+        return self._read([f"{uri}/**/*.parquet" for uri in snapshot.parts.values()])
+
+    def _read(self, patterns: list[str]) -> ir.Table:
         # Partition values stay strings on both engines (Spark's inference is off too).
-        table = self.con.read_parquet(pattern, hive_partitioning=True, hive_types_autocast=False)
+        table = self.con.read_parquet(patterns, hive_partitioning=True, hive_types_autocast=False)
         # DuckDB trusts a Parquet file's min/max statistics for floats, which pyarrow (and the
         # Parquet spec) write without NaN: given [0.25, NaN], `isnan(x)` and `x > 1` are then
         # answered from the statistics and find nothing (tests/transforms/test_engines.py
@@ -217,11 +232,12 @@ class DuckDBEngine(Engine):
 
     def write_parquet(self, expr: ir.Table, path: str, *, partition_by: str | None) -> None:
         self.con._run_pre_execute_hooks(expr)  # registers ibis.memtable data, as to_parquet does
+        if not is_remote(path):
+            Path(path).mkdir(parents=True, exist_ok=True)  # DuckDB makes the last level only
         if partition_by:
             target, options = path, f", PARTITION_BY ({self.quote(partition_by)})"
         else:
-            Path(path).mkdir(parents=True, exist_ok=True)
-            target, options = f"{path}/part-00000.parquet", ""
+            target, options = f"{path.rstrip('/')}/part-00000.parquet", ""
         self.con.raw_sql(
             f"COPY ({self.con.compile(expr)}) TO '{_escape(target)}' (FORMAT parquet{options})"
         )
@@ -234,10 +250,17 @@ class DuckDBEngine(Engine):
 class SparkEngine(Engine):
     name = "pyspark"
 
-    def __init__(self, con: Any) -> None:
-        super().__init__(con)
+    def __init__(self, con: Any, *, s3: S3Options | None = None) -> None:
+        super().__init__(con, s3=s3)
         for key, value in SPARK_SQL_CONF.items():  # also applied to sessions the caller built
             self.session.conf.set(key, value)
+        if s3 is not None:
+            # Into the Hadoop configuration, not the Spark conf: keys set there are not listed
+            # with the session's settings; S3A file systems created from now on use them.
+            context: Any = self.session.sparkContext
+            hadoop = context._jsc.hadoopConfiguration()
+            for key, value in spark_s3_conf(s3, secrets=True).items():
+                hadoop.set(key.removeprefix("spark.hadoop."), value)
 
     @property
     def session(self) -> SparkSession:
@@ -245,6 +268,25 @@ class SparkEngine(Engine):
 
     def read_parquet(self, path: str) -> ir.Table:
         return self.con.read_parquet(path)
+
+    def read_snapshot(self, snapshot: Snapshot) -> ir.Table:
+        column = snapshot.partition_column
+        frames = []
+        if column is None:
+            frames = [self.session.read.parquet(*snapshot.parts.values())]
+        else:
+            # One read per version: Spark finds the partition column below one base path.
+            by_base: dict[str, list[str]] = {}
+            for uri in snapshot.parts.values():
+                by_base.setdefault(uri.rsplit("/", 1)[0], []).append(uri)
+            for base, uris in by_base.items():
+                frames.append(self.session.read.option("basePath", base).parquet(*uris))
+        frame = frames[0]
+        for other in frames[1:]:
+            frame = frame.unionByName(other)
+        view = ibis.util.gen_name("hydra_dataset")
+        frame.createOrReplaceTempView(view)
+        return self.con.table(view)
 
     def read_csv(self, path: str, dialect: CsvDialect, *, names: Sequence[str]) -> ir.Table:
         reader = self.session.read.options(
@@ -287,9 +329,15 @@ class SparkEngine(Engine):
         # of a call into the JVM, which leaves its Py4J connection unusable.
         def stop() -> None:
             self.cancel()
-            tracker = self.session.sparkContext.statusTracker()
+            context: Any = self.session.sparkContext
+            tracker = context._jsc.sc().statusTracker()  # Scala's: it knows running tasks
             deadline = time.monotonic() + timeout_s
-            while tracker.getActiveJobsIds() and time.monotonic() < deadline:
+            # A cancelled job ends before its tasks do: a killed task still closes its file
+            # (recreating the directories it was writing in) and then aborts. Wait for both.
+            while time.monotonic() < deadline and (
+                len(tracker.getActiveJobIds())
+                or any(e.numRunningTasks() for e in tracker.getExecutorInfos())
+            ):
                 time.sleep(0.1)
 
         worker = threading.Thread(target=stop, name="hydra-spark-quiesce", daemon=True)
@@ -336,26 +384,40 @@ def connect(
     spark: SparkSession | None = None,
     database: str = ":memory:",
     duckdb_config: Mapping[str, Any] | None = None,
+    s3: S3Options | None = None,
 ) -> Engine:
     """Connect to an engine by name: ``duckdb`` (in-process) or ``pyspark`` (a given session).
 
     ``duckdb_config`` holds DuckDB settings for the connection, e.g. ``{"memory_limit":
     "8GB", "threads": 4, "temp_directory": "/scratch/duckdb"}``: beyond the memory limit
-    DuckDB spills to the temporary directory instead of failing.
+    DuckDB spills to the temporary directory instead of failing. ``s3`` says how to reach
+    ``s3://`` locations (endpoint, region, credentials); without it only local paths work.
+    For Spark, the session also needs the S3A jars (``local_spark_session(s3=..., jars=...)``).
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
     factory: dict[str, Callable[[], Any]] = {
-        "duckdb": lambda: _duckdb_connection(database, duckdb_config or {}),
+        "duckdb": lambda: _duckdb_connection(database, duckdb_config or {}, s3),
         "pyspark": lambda: _spark_connection(spark),
     }
-    return ENGINES[engine](factory[engine]())
+    return ENGINES[engine](factory[engine](), s3=s3)
 
 
 def local_spark_session(
-    *, app_name: str = "hydra", cores: int | str = "*", conf: Mapping[str, str] | None = None
+    *,
+    app_name: str = "hydra",
+    cores: int | str = "*",
+    conf: Mapping[str, str] | None = None,
+    s3: S3Options | None = None,
+    jars: Sequence[str | Path] = (),
 ) -> SparkSession:
-    """A local SparkSession with settings that keep it small and comparable with DuckDB."""
+    """A local SparkSession with settings that keep it small and comparable with DuckDB.
+
+    With ``s3``, the session reads and writes ``s3://`` and ``s3a://`` through S3A; ``jars``
+    are then hadoop-aws and the AWS SDK modules it needs (``make jars`` fetches them into
+    ``.cache/spark-jars``). Credentials in ``s3`` are given to Spark when the engine
+    connects (``connect("pyspark", spark=session, s3=s3)``), not as Spark settings.
+    """
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - depends on the install
@@ -363,7 +425,10 @@ def local_spark_session(
             'the pyspark engine needs PySpark: pip install "ascii-hydra[spark]"'
         ) from exc
     builder = SparkSession.builder.master(f"local[{cores}]").appName(app_name)
-    for key, value in {**LOCAL_SPARK_CONF, **(conf or {})}.items():
+    settings = {**LOCAL_SPARK_CONF, **(spark_s3_conf(s3, secrets=False) if s3 else {})}
+    if jars:
+        settings["spark.jars"] = ",".join(str(jar) for jar in jars)
+    for key, value in {**settings, **(conf or {})}.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
@@ -390,14 +455,70 @@ def _spark_connection(spark: SparkSession | None) -> Any:
     return ibis.pyspark.connect(session)
 
 
-def _duckdb_connection(database: str, config: Mapping[str, Any]) -> Any:
-    con = ibis.duckdb.connect(database, **config)
+def spark_s3_conf(s3: S3Options, *, secrets: bool) -> dict[str, str]:
+    """The Spark settings that make S3A reach ``s3`` and read ``s3://`` paths too; with
+    ``secrets``, its credentials (for the Hadoop configuration only, see SparkEngine)."""
+    conf = {
+        "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "spark.hadoop.fs.s3a.endpoint.region": s3.region,
+        "spark.hadoop.fs.s3a.path.style.access": str(s3.path_style).lower(),
+        "spark.hadoop.fs.s3a.connection.ssl.enabled": str(s3.secure).lower(),
+    }
+    if s3.endpoint_url:
+        conf["spark.hadoop.fs.s3a.endpoint"] = s3.endpoint_url
+    if secrets and s3.access_key_id and s3.secret_access_key:
+        conf["spark.hadoop.fs.s3a.access.key"] = s3.access_key_id
+        conf["spark.hadoop.fs.s3a.secret.key"] = s3.secret_access_key
+        if s3.session_token:
+            conf["spark.hadoop.fs.s3a.session.token"] = s3.session_token
+    return conf
+
+
+def _duckdb_connection(database: str, config: Mapping[str, Any], s3: S3Options | None) -> Any:
+    if s3 is None:
+        con = ibis.duckdb.connect(database, **config)
+    else:
+        # httpfs comes with the duckdb-ext-httpfs package, built for this DuckDB: pointing the
+        # extension directory at it makes DuckDB load it from there, never download it.
+        con = ibis.duckdb.connect(database, extension_directory=_extensions(), **config)
+        con.raw_sql("LOAD httpfs")
+        con.raw_sql(_duckdb_secret(s3))
     con.raw_sql("SET TimeZone = 'UTC'")
     # NULLs sort last, ascending or descending, as on Spark once ibis writes NULLS LAST for its
     # ascending orders. This is DuckDB's default; pinned so that a changed default cannot
     # silently reorder results (docs/engines.md).
     con.raw_sql("SET default_null_order = 'nulls_last'")
     return con
+
+
+def _extensions() -> str:
+    spec = importlib.util.find_spec("duckdb_ext")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("S3 on DuckDB needs the duckdb-ext-httpfs package (a dependency)")
+    return str(Path(spec.submodule_search_locations[0]) / "extensions")
+
+
+def _duckdb_secret(s3: S3Options) -> str:
+    """DuckDB's S3 secret (kept in memory only, and redacted in duckdb_secrets())."""
+    options = {
+        "TYPE": "s3",
+        "REGION": s3.region,
+        "URL_STYLE": "path" if s3.path_style else "vhost",
+        "USE_SSL": "true" if s3.secure else "false",
+    }
+    if s3.endpoint_host:
+        options["ENDPOINT"] = s3.endpoint_host
+    if s3.access_key_id and s3.secret_access_key:
+        options |= {"KEY_ID": s3.access_key_id, "SECRET": s3.secret_access_key}
+        if s3.session_token:
+            options["SESSION_TOKEN"] = s3.session_token
+    body = ", ".join(
+        f"{key} {value}"
+        if value in ("true", "false") or key == "TYPE"
+        else f"{key} '{_escape(value)}'"
+        for key, value in options.items()
+    )
+    return f"CREATE OR REPLACE TEMPORARY SECRET hydra_s3 ({body})"
 
 
 def _header_names(line: str, dialect: CsvDialect, path: str) -> list[str]:
@@ -428,4 +549,4 @@ def _escape(literal: str) -> str:
 
 
 def _is_file(path: str) -> bool:
-    return path.endswith(".parquet") or Path(path).is_file()
+    return path.endswith(".parquet") or (not is_remote(path) and Path(path).is_file())

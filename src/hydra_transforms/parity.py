@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
+from hydra_transforms import storage
 from hydra_transforms.contracts import ContractViolation, ValidationReport, count_noun
 from hydra_transforms.engines import Engine, connect
 from hydra_transforms.registry import Registry
@@ -146,18 +146,8 @@ def _run(
         )
     except ContractViolation as exc:
         return _Outcome(None, exc.reports)
-    return _Outcome(_written(output, registry[name].partition_column))
-
-
-def _written(output: Path, partition_column: str | None) -> pa.Table:
-    """The published Parquet files as one table (partition values as strings)."""
-    if not output.exists() or not any(output.rglob("*.parquet")):
-        return pa.table({})
-    partitioning = None
-    if partition_column:
-        schema = pa.schema([(partition_column, pa.string())])
-        partitioning = ds.partitioning(schema, flavor="hive")
-    return ds.dataset(output, format="parquet", partitioning=partitioning).to_table()
+    # What was published, read back with pyarrow (partition values as strings).
+    return _Outcome(storage.read_arrow(output))
 
 
 def _rows_of(outcome: _Outcome) -> int | None:

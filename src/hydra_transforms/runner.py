@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
@@ -25,6 +26,7 @@ from hydra_transforms.engines import CsvReadError, Engine, to_arrow
 from hydra_transforms.errors import EngineError, cancellable, describe_error
 from hydra_transforms.expr import parse_text
 from hydra_transforms.registry import Dataset, Registry, Source, Transform
+from hydra_transforms.stores import is_remote
 
 __all__ = ["RunResult", "read_dataset", "run_pipeline", "run_transform"]
 
@@ -71,8 +73,27 @@ def read_dataset(
     elif location is None:
         raise ValueError(f"dataset {dataset.name!r} needs a location (a path) to be read from")
     else:
-        table = engine.read_parquet(str(location))
+        table = read_location(engine, dataset, location)
     return _in_partition(table, dataset.partition_column, partition)
+
+
+def read_location(engine: Engine, dataset: Dataset, location: Location) -> ir.Table:
+    """What is at ``location``: a published dataset (the version its manifest names) or,
+    where there is no manifest, plain Parquet files written by another tool."""
+    if is_remote(location) and engine.s3 is None:
+        raise ValueError(
+            f"{location}: reading s3:// needs the engine to know the store: "
+            "connect(..., s3=S3Options(endpoint_url=..., region=...))"
+        )
+    published = storage.snapshot(location, engine.s3)
+    if published is None:
+        return engine.read_parquet(str(location))
+    if published.empty:  # no rows were published: no files, but the contract's columns
+        schema = contract_schema(dataset.contract)
+        return engine.from_arrow(
+            schema.to_pyarrow().empty_table(), name=ibis.util.gen_name("empty")
+        )
+    return engine.read_snapshot(published)
 
 
 def read_text(
@@ -159,11 +180,6 @@ def run_transform(
     """
     started = time.perf_counter()
     transform = _transform(registry, name)
-    if output is not None and "://" in str(output):
-        raise ValueError(
-            f"output {output} is not a local path: this version publishes to local file systems "
-            "only (object stores need the remote engines' own committers)"
-        )
     if partition is not None and transform.partition_column is None:
         raise ValueError(f"transform {name!r} is not partitioned; run it without a partition")
     tables = _read_inputs(registry, transform, engine, inputs, partition)
@@ -182,7 +198,7 @@ def run_transform(
             engine,
             transform,
             expr,
-            Path(output),
+            output,
             partition,
             validate_output,
             writer or f"process {os.getpid()} on {socket.gethostname()}",
@@ -230,7 +246,7 @@ def run_pipeline(
     results = {}
     checked: Checked = set()  # each dataset's contract is checked once per pipeline run
     for transform in registry.transforms:
-        output = Path(warehouse) / transform.name
+        output = location_in(warehouse, transform.name)
         results[transform.name] = run_transform(
             registry,
             transform.name,
@@ -246,6 +262,11 @@ def run_pipeline(
     return results
 
 
+def location_in(warehouse: Location, name: str) -> str:
+    """The location of dataset ``name`` in ``warehouse`` (a directory or an s3:// prefix)."""
+    return f"{str(warehouse).rstrip('/')}/{name}"
+
+
 def _check_sources(registry: Registry, sources: Mapping[str, Location]) -> None:
     needed = [s.name for s in registry.sources if not s.builtin]
     unknown = sorted(set(sources) - {s.name for s in registry.sources})
@@ -253,7 +274,7 @@ def _check_sources(registry: Registry, sources: Mapping[str, Location]) -> None:
     absent = [
         f"{name}={sources[name]}"
         for name in needed
-        if name in sources and "://" not in str(sources[name]) and not Path(sources[name]).exists()
+        if name in sources and not is_remote(sources[name]) and not Path(sources[name]).exists()
     ]
     problems = [
         *([f"no location for {', '.join(missing)}"] if missing else []),
@@ -372,7 +393,7 @@ def _write(
     engine: Engine,
     transform: Transform,
     expr: ir.Table,
-    output: Path,
+    output: Location,
     partition: str | None,
     validate_output: bool,
     writer: str,
@@ -383,32 +404,29 @@ def _write(
     then empty, and publishing removes the previous one.
     """
     column = transform.partition_column
-    with storage.exclusive(output, writer=writer):
-        staging = storage.staging_path(output)
+    with storage.publication(
+        output, writer=writer, partition_column=column, s3=engine.s3
+    ) as version:
         try:
             # A signal now stops the engine's job and raises once the engine has let go of
-            # staging (errors.cancellable), instead of interrupting a call into the engine.
+            # the staged version (errors.cancellable), instead of interrupting a call into it.
             with cancellable(engine.cancel):
                 try:
-                    engine.write_parquet(expr, str(staging), partition_by=column)
+                    engine.write_parquet(expr, version.staging, partition_by=column)
                 except Exception as exc:
                     raise EngineError(
                         f"writing {transform.name} to {output}: {describe_error(exc)}"
                     ) from exc
-                wrote = storage.has_data(staging)
-                staged = engine.read_parquet(str(staging)) if wrote else None
+                wrote = bool(version.written_partitions())
+                staged = engine.read_parquet(version.staging) if wrote else None
                 report = None if staged is None else _check(staged, transform, validate_output)
         except BaseException:
-            engine.quiesce()  # no job of the engine may write into staging once it is gone
-            storage.discard(staging)
+            engine.quiesce()  # no job of the engine may write into it once it is discarded
             raise
-        storage.publish(
-            staging, output, partition=(column, partition) if column and partition else None
-        )
+        committed = version.commit(partition=partition if column else None)
     if not wrote:
         return None, report
-    published = engine.read_parquet(str(output))
-    return _in_partition(published, column, partition), report
+    return _in_partition(engine.read_snapshot(committed), column, partition), report
 
 
 def _preview(table: ir.Table, rows: int) -> tuple[Mapping[str, Any], ...]:

@@ -1,168 +1,296 @@
-"""Atomic publication of a dataset directory: readers see the old output or the new, never a part.
+"""Publication is a commit: readers see the old version of a dataset or the new one, never a
+part of one or a mix of two — on a local disk and on S3 alike, by one code path.
 
-The engine writes into a staging directory beside the output (never inside it, so readers
-of the output cannot see it); only after the data passed its contract is the staging
-directory renamed into place — the whole dataset, or one hive partition of it. Any failure
-before that removes the staging directory and leaves the previous output untouched.
+A dataset at location ``L`` (a directory, or an ``s3://`` prefix) is::
 
-One writer at a time: a write holds a lock on the dataset (an ``flock`` on a file beside
-it, which the operating system releases when the writing process dies, however it dies).
-A second writer fails at once, naming the first. Whoever holds the lock knows that any
-staging directory of that dataset was left by a writer that is gone, and sweeps it.
+    L/_hydra/manifest.json        which version holds each partition (the commit point)
+    L/_hydra/v/<version>/...      the Parquet files of each version, hive-partitioned
+    L/_hydra/lock                 the writer's lock (an flock locally, a lease on S3)
+
+A write takes the lock (a second writer fails at once, naming the first), writes a new
+version under its own prefix, checks it, and commits by replacing the manifest with a
+compare-and-swap: a rename locally, a conditional PUT (``If-Match``) on S3, where there is no
+rename. Until then the manifest — and so every reader — still points at the previous
+version; a writer killed at any moment leaves nothing a reader could pick up. Replacing one
+partition is the same commit, with only that partition's entry changed. Versions a commit
+replaced are kept for ``RETAIN_S`` (readers that resolved the manifest just before may still
+be reading them) and deleted by a later writer; versions of writers that died are swept by
+the next writer, which holds the lock and so knows that nobody else is writing.
+
+Readers resolve through the manifest (:func:`snapshot`). A location without one is read as
+plain Parquet (sources written by other tools). docs/architecture.md compares this protocol
+with Delta Lake and says why this one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime
-import fcntl
 import json
-import os
-import shutil
-import socket
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+
+from hydra_transforms.stores import ABSENT, Conflict, DatasetBusy, S3Options, Store, store_for
 
 __all__ = [
     "DatasetBusy",
+    "Publication",
     "PublishError",
-    "discard",
-    "exclusive",
-    "has_data",
-    "publish",
-    "staging_path",
+    "Snapshot",
+    "publication",
+    "read_arrow",
+    "snapshot",
 ]
+
+MANIFEST, LOCK, VERSIONS = "_hydra/manifest.json", "_hydra/lock", "_hydra/v"
+FORMAT = "hydra-dataset/1"
+RETAIN_S = 600.0  # how long a replaced version stays readable
+UNPARTITIONED = ""
 
 
 class PublishError(RuntimeError):
-    """The staged output does not have the shape that was promised."""
+    """The staged output does not have the shape that was promised, or the commit lost."""
 
 
-class DatasetBusy(RuntimeError):
-    """Another process is writing the dataset."""
+@dataclass(frozen=True)
+class Snapshot:
+    """A committed version of a dataset: where the data of each partition is."""
+
+    location: str
+    partition_column: str | None
+    parts: Mapping[str, str]  # partition value ("" unpartitioned) -> URI of its directory
+    committed_by: str = ""
+    committed_at: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not self.parts
 
 
-def staging_path(output: str | Path) -> Path:
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    return output.parent / f".{output.name}.staging-{uuid.uuid4().hex[:12]}"
+def snapshot(location: str | Path, s3: S3Options | None = None) -> Snapshot | None:
+    """The dataset's committed version, or None when ``location`` has no manifest."""
+    store = store_for(location, s3)
+    found = store.read(MANIFEST)
+    if found is None:
+        return None
+    return _snapshot(store, json.loads(found[0]))
+
+
+def read_arrow(location: str | Path, s3: S3Options | None = None) -> pa.Table:
+    """The dataset at ``location`` as one Arrow table, read with pyarrow alone: the version
+    its manifest names (or, without a manifest, every Parquet file there). The partition
+    column is a string. For tools outside the project, and for tests."""
+    filesystem, root = _arrow_filesystem(location, s3)
+    published = snapshot(location, s3)
+    if published is None:
+        directories = [root]
+    else:
+        prefix = len(str(location).rstrip("/")) - len(root.rstrip("/"))
+        directories = [uri[prefix:] for uri in published.parts.values()]
+    column = published.partition_column if published else None
+    tables = []
+    for directory in directories:
+        dataset = ds.dataset(
+            directory, filesystem=filesystem, format="parquet", partitioning="hive"
+        )
+        table = dataset.to_table()
+        if column and column not in table.column_names:  # the directory is the partition
+            value = directory.rsplit(f"{column}=", 1)[1]
+            table = table.append_column(column, pa.array([value] * table.num_rows, pa.string()))
+        if column and column in table.column_names:
+            table = table.set_column(
+                table.column_names.index(column), column, table[column].cast(pa.string())
+            )
+        tables.append(table)
+    return pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
+
+
+def _arrow_filesystem(location: str | Path, s3: S3Options | None) -> tuple[pafs.FileSystem, str]:
+    text = str(location)
+    if "://" not in text:
+        return pafs.LocalFileSystem(), text
+    options = s3 or S3Options()
+    filesystem = pafs.S3FileSystem(
+        access_key=options.access_key_id,
+        secret_key=options.secret_access_key,
+        session_token=options.session_token,
+        region=options.region,
+        endpoint_override=options.endpoint_host,
+        scheme="https" if options.secure else "http",
+        force_virtual_addressing=not options.path_style and options.endpoint_url is None,
+    )
+    return filesystem, text.split("://", 1)[1]
+
+
+def _snapshot(store: Store, manifest: Mapping) -> Snapshot:
+    column = manifest.get("partition_column")
+    parts = {
+        value: store.uri(f"{prefix}/{column}={value}" if column and value else prefix)
+        for value, prefix in manifest.get("parts", {}).items()
+    }
+    return Snapshot(
+        location=store.root,
+        partition_column=column,
+        parts=parts,
+        committed_by=manifest.get("committed_by", ""),
+        committed_at=manifest.get("committed_at", ""),
+    )
+
+
+@dataclass
+class Publication:
+    """One write of a dataset: a staging version the engine writes to, then a commit."""
+
+    store: Store
+    writer: str
+    partition_column: str | None
+    # The manifest's tag when the write began: the commit succeeds only if it is unchanged.
+    base: str = ABSENT
+    version: str = field(default_factory=lambda: _new_version())
+
+    @property
+    def staging(self) -> str:
+        """Where the engine writes this version (a path or an s3:// URI)."""
+        return self.store.uri(self.staging_key)
+
+    @property
+    def staging_key(self) -> str:
+        return f"{VERSIONS}/{self.version}"
+
+    def written_partitions(self) -> list[str]:
+        """The partition values the engine wrote (``[""]`` for unpartitioned data)."""
+        values = set()
+        for entry in self.store.list(self.staging_key):
+            relative = entry.key[len(self.staging_key) + 1 :]
+            if not relative.endswith(".parquet") or "/_" in f"/{relative}":
+                continue  # Spark's _SUCCESS, _temporary/, .crc files
+            if self.partition_column is None:
+                values.add(UNPARTITIONED)
+            else:
+                head = relative.split("/", 1)[0]
+                column, _, value = head.partition("=")
+                if column == self.partition_column:
+                    values.add(value)
+        return sorted(values)
+
+    def commit(self, *, partition: str | None) -> Snapshot:
+        """Make this version current: the whole dataset, or only ``partition``.
+
+        A partition run must have written that partition and no other (a transform that
+        returned rows of other partitions is a bug, and its output is refused); an empty
+        result makes the dataset (or the partition) empty.
+        """
+        written = self.written_partitions()
+        if partition is not None:
+            others = [value for value in written if value != partition]
+            if others:
+                raise PublishError(
+                    f"writing partition {self.partition_column}={partition} of {self.store.root} "
+                    f"produced other partitions {[f'{self.partition_column}={v}' for v in others]}"
+                )
+        found = self.store.read(MANIFEST)
+        if (found[1] if found else ABSENT) != self.base:
+            raise self._lost()
+        manifest = json.loads(found[0]) if found else _new_manifest(self.partition_column)
+        parts = dict(manifest.get("parts", {}))
+        replaced_values = [partition] if partition is not None else list(parts)
+        replaced = {parts.pop(value) for value in replaced_values if value in parts}
+        parts.update(dict.fromkeys(written, self.staging_key))
+        now = time.time()
+        retired = [r for r in manifest.get("retired", []) if now - r["since"] < RETAIN_S] + [
+            {"prefix": p, "since": now} for p in sorted(replaced - set(parts.values()))
+        ]
+        manifest.update(
+            parts=parts,
+            retired=retired,
+            partition_column=self.partition_column,
+            committed_by=self.writer,
+            committed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        try:
+            self.store.write(
+                MANIFEST,
+                json.dumps(manifest, indent=1).encode(),
+                expect=found[1] if found else ABSENT,
+            )
+        except Conflict:
+            raise PublishError(
+                f"{self.store.root} was committed by another writer while {self.writer} was "
+                "writing it; nothing of this write is published"
+            ) from None
+        if not written:
+            self.discard()  # an empty result: the version holds no data anybody reads
+        return _snapshot(self.store, manifest)
+
+    def discard(self) -> None:
+        self.store.delete(self.staging_key)
+
+    def _lost(self) -> PublishError:
+        return PublishError(
+            f"{self.store.root} was committed by another writer while {self.writer} was "
+            "writing it (its lock was lost); nothing of this write is published"
+        )
 
 
 @contextlib.contextmanager
-def exclusive(output: str | Path, *, writer: str) -> Iterator[None]:
-    """Hold the dataset's write lock; sweep what dead writers left. ``writer`` names this
-    one in the error another writer gets (e.g. the Dagster run id)."""
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    lock = output.parent / f".{output.name}.lock"
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+def publication(
+    location: str | Path,
+    *,
+    writer: str,
+    partition_column: str | None,
+    s3: S3Options | None = None,
+) -> Iterator[Publication]:
+    """Lock the dataset, sweep what earlier writers left, and give a new version to write.
+
+    The caller writes to ``staging``, checks it, and calls ``commit``; if it leaves the block
+    without committing (an error, an interrupt), the version is removed.
+    """
+    store = store_for(location, s3)
+    with contextlib.ExitStack() as held:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            held.enter_context(store.lock(LOCK, writer=writer))
+        except DatasetBusy as exc:
             raise DatasetBusy(
-                f"dataset {output.name!r} ({output}) is being written by {_holder(lock)}; "
+                f"dataset {Path(str(location)).name!r} ({location}) is being written by {exc}; "
                 "run again when that write has finished"
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps(_me(writer)).encode())
-        _sweep(output)
-        yield
-    finally:
-        os.close(fd)  # releases the lock; the file stays, as a new one would race
+        base = _sweep(store)
+        job = Publication(store, writer, partition_column, base=base)
+        committed = False
+        try:
+            yield job
+            committed = True
+        finally:
+            if not committed:
+                job.discard()
 
 
-def _me(writer: str) -> dict[str, object]:
-    return {
-        "writer": writer,
-        "pid": os.getpid(),
-        "host": socket.gethostname(),
-        "since": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    }
+def _sweep(store: Store) -> str:
+    """Delete versions nobody reads: uncommitted ones (their writers are gone: this one holds
+    the lock) and replaced ones older than RETAIN_S. Returns the manifest's tag."""
+    found = store.read(MANIFEST)
+    manifest = json.loads(found[0]) if found else {}
+    keep = set(manifest.get("parts", {}).values())
+    now = time.time()
+    keep |= {r["prefix"] for r in manifest.get("retired", []) if now - r["since"] < RETAIN_S}
+    keys = [e.key for e in store.list(VERSIONS)] + store.unfinished(VERSIONS)
+    versions = {"/".join(key.split("/")[:3]) for key in keys}
+    for prefix in sorted(versions - keep):
+        store.delete(prefix)
+    return found[1] if found else ABSENT
 
 
-def _holder(lock: Path) -> str:
-    try:
-        info = json.loads(lock.read_text() or "{}")
-    except (OSError, ValueError):
-        info = {}
-    if not info:
-        return "another process"
-    return f"{info['writer']} (pid {info['pid']} on {info['host']}, since {info['since']})"
+def _new_manifest(partition_column: str | None) -> dict:
+    return {"format": FORMAT, "partition_column": partition_column, "parts": {}, "retired": []}
 
 
-def _sweep(output: Path) -> None:
-    """Remove staging left by writers that died; put back an output (or a partition of it)
-    that a death left aside between the two renames of a publication."""
-    _restore_or_remove(output)
-    for staging in output.parent.glob(f".{output.name}.staging-*"):
-        shutil.rmtree(staging, ignore_errors=True)
-    if output.is_dir():
-        for partition in {p.name.split(".replaced-")[0][1:] for p in output.glob(".*.replaced-*")}:
-            _restore_or_remove(output / partition)
-
-
-def _restore_or_remove(target: Path) -> None:
-    replaced = sorted(
-        target.parent.glob(f".{target.name}.replaced-*"), key=lambda p: p.stat().st_mtime
-    )
-    if replaced and not target.exists():
-        replaced.pop().rename(target)  # the newest one aside is the last published version
-    for leftover in replaced:
-        shutil.rmtree(leftover, ignore_errors=True)
-
-
-def has_data(directory: str | Path) -> bool:
-    """Whether an engine wrote any Parquet file there (an empty result writes none)."""
-    return any(Path(directory).rglob("*.parquet"))
-
-
-def discard(staging: str | Path) -> None:
-    shutil.rmtree(staging, ignore_errors=True)
-
-
-def publish(
-    staging: str | Path,
-    output: str | Path,
-    *,
-    partition: tuple[str, str] | None = None,
-) -> None:
-    """Move ``staging`` into ``output``, or only its ``column=value`` partition directory.
-
-    With a partition, the staging directory must hold that partition and no other (a
-    transform that returned rows of other partitions is a bug, and its output is refused).
-    """
-    staging, output = Path(staging), Path(output)
-    try:
-        if partition is None:
-            _swap(staging, output)
-            return
-        name = f"{partition[0]}={partition[1]}"
-        produced = (
-            sorted(p.name for p in staging.iterdir() if p.is_dir()) if staging.exists() else []
-        )
-        unexpected = [p for p in produced if p != name]
-        if unexpected:
-            raise PublishError(
-                f"writing partition {name} of {output} produced other partitions {unexpected}"
-            )
-        output.mkdir(parents=True, exist_ok=True)
-        _swap(staging / name, output / name)
-    finally:
-        discard(staging)
-
-
-def _swap(new: Path, target: Path) -> None:
-    """Replace ``target`` by ``new`` (or remove it if ``new`` does not exist) with renames."""
-    trash = target.parent / f".{target.name}.replaced-{uuid.uuid4().hex[:12]}"
-    if target.exists():
-        target.rename(trash)
-    try:
-        if new.exists():
-            new.rename(target)
-    except BaseException:
-        if trash.exists() and not target.exists():
-            trash.rename(target)  # put the previous output back
-        raise
-    shutil.rmtree(trash, ignore_errors=True)
+def _new_version() -> str:
+    # Sortable by time, unique across writers.
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"

@@ -18,6 +18,7 @@ from hydra_transforms.contracts import validate
 from hydra_transforms.engines import CsvReadError, Engine, connect, to_arrow
 from hydra_transforms.registry import CsvDialect, Registry, Source
 from hydra_transforms.runner import read_dataset, run_transform
+from hydra_transforms.storage import snapshot
 
 # ---------------------------------------------------------------------------------------------
 # Outputs are written with exactly the contract's types.
@@ -122,7 +123,8 @@ def test_outputs_are_written_with_exactly_the_contract_types(
         output=output,
         validate_inputs=False,  # the narrow units are the point
     )
-    (written,) = output.glob("*.parquet")
+    (directory,) = snapshot(output).parts.values()  # type: ignore[union-attr]
+    (written,) = Path(directory).glob("*.parquet")
     schema = pq.read_schema(written)
     assert {f.name: f.type for f in schema} == EXPECTED_TYPES[name]
     # Nullability is the contract's business: every column is written OPTIONAL.

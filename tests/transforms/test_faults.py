@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,7 +19,7 @@ from hydra_transforms.engines import Engine, connect
 from hydra_transforms.errors import EngineError, describe_error
 from hydra_transforms.example import registry as example
 from hydra_transforms.runner import run_pipeline, run_transform
-from hydra_transforms.storage import DatasetBusy, exclusive
+from hydra_transforms.storage import DatasetBusy, publication, read_arrow, snapshot
 from tests.conftest import PROJECT_ROOT, SAMPLE_DIR
 from tests.transforms.slow import small
 
@@ -87,7 +88,7 @@ def test_spark_errors_lead_with_their_cause(spark_session: object, tmp_path: Pat
     )
     assert "DIVIDE_BY_ZERO" in message
     assert "\n" not in message
-    assert not (tmp_path / "divided").exists()
+    assert snapshot(tmp_path / "divided") is None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,14 +100,17 @@ def test_a_second_writer_fails_at_once_naming_the_first(
     duckdb_engine: Engine, tmp_path: Path
 ) -> None:
     output = tmp_path / "cube"
-    with exclusive(output, writer="run 1234-abcd"), pytest.raises(DatasetBusy) as busy:
+    with (
+        publication(output, writer="run 1234-abcd", partition_column=None),
+        pytest.raises(DatasetBusy) as busy,
+    ):
         run_transform(small, "cube", engine=duckdb_engine, inputs={}, output=output)
     assert f"dataset 'cube' ({output}) is being written by run 1234-abcd (pid {os.getpid()}" in str(
         busy.value
     )
-    assert not output.exists()
+    assert snapshot(output) is None  # nothing was committed
     run_transform(small, "cube", engine=duckdb_engine, inputs={}, output=output)  # released
-    assert pq.read_table(output).num_rows == 8
+    assert read_arrow(output).num_rows == 8
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,7 +173,12 @@ def _hydra(engine: str, output: Path, registry: str = "tests.transforms.slow:reg
 
 
 def _staging(output: Path) -> list[Path]:
-    return sorted(output.parent.glob(f".{output.name}.staging-*"))
+    """Versions of the dataset that its manifest neither names nor keeps for readers: writes
+    in progress, or left by a writer that died."""
+    manifest = json.loads((output / "_hydra" / "manifest.json").read_text())
+    kept = {*manifest["parts"].values(), *(r["prefix"] for r in manifest["retired"])}
+    versions = (output / "_hydra" / "v").iterdir()
+    return sorted(v for v in versions if f"_hydra/v/{v.name}" not in kept)
 
 
 def _wait_for_a_file_in_staging(output: Path, process: subprocess.Popen[str], timeout: float):
@@ -193,22 +202,22 @@ def published(duckdb_engine: Engine, tmp_path: Path) -> Path:
 def test_staging_left_by_a_killed_writer_is_swept_by_the_next_write(
     duckdb_engine: Engine, published: Path
 ) -> None:
-    before = pq.read_table(published)
+    before = read_arrow(published)
     writer = _hydra("duckdb", published)
     _wait_for_a_file_in_staging(published, writer, timeout=60)
     writer.send_signal(signal.SIGKILL)
     writer.communicate()
     assert _staging(published), "the killed writer left its staging behind"
-    assert pq.read_table(published).equals(before)  # readers see the previous version
+    assert read_arrow(published).equals(before)  # readers see the previous version
     run_transform(small, "cube", engine=duckdb_engine, inputs={}, output=published)
     assert _staging(published) == []  # the next writer of the dataset swept it
-    assert pq.read_table(published).num_rows == 8
+    assert read_arrow(published).num_rows == 8
 
 
 @pytest.mark.faults
 @pytest.mark.pyspark
 def test_sigterm_cancels_the_spark_job_before_removing_staging(published: Path) -> None:
-    before = pq.read_table(published)
+    before = read_arrow(published)
     writer = _hydra("pyspark", published)
     _wait_for_a_file_in_staging(published, writer, timeout=120)
     writer.send_signal(signal.SIGTERM)
@@ -218,4 +227,4 @@ def test_sigterm_cancels_the_spark_job_before_removing_staging(published: Path) 
     assert "reentrant call" not in err
     time.sleep(3)  # a job still running would recreate staging/_temporary meanwhile
     assert _staging(published) == []
-    assert pq.read_table(published).equals(before)
+    assert read_arrow(published).equals(before)

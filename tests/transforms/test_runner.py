@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 from pathlib import Path
 
 import ibis.expr.types as ir
@@ -14,8 +16,8 @@ from hydra_transforms import runner
 from hydra_transforms.contracts import ContractViolation
 from hydra_transforms.engines import Engine
 from hydra_transforms.registry import Registry
-from hydra_transforms.runner import run_pipeline, run_transform
-from hydra_transforms.storage import PublishError, publish
+from hydra_transforms.runner import read_dataset, run_pipeline, run_transform
+from hydra_transforms.storage import PublishError, publication, read_arrow, snapshot
 
 
 class Events(pa.DataFrameModel):
@@ -51,20 +53,28 @@ def _events(root: Path, rows: dict[str, list[str]]) -> Path:
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
+    """Every file of the dataset but the writers' lock (it names the last writer)."""
     return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name not in ("lock", ".manifest.json.mutex")
     }
 
 
-def _leftovers(parent: Path) -> list[str]:
-    return sorted(
-        p.name for p in parent.iterdir() if ".staging-" in p.name or ".replaced-" in p.name
-    )
+def _leftovers(output: Path) -> list[str]:
+    """Versions under the dataset that its manifest neither names nor keeps for readers."""
+    versions, manifest_file = output / "_hydra" / "v", output / "_hydra" / "manifest.json"
+    if not versions.exists():
+        return []
+    manifest = json.loads(manifest_file.read_text()) if manifest_file.exists() else {}
+    manifest.setdefault("parts", {})
+    manifest.setdefault("retired", [])
+    kept = {*manifest["parts"].values(), *(r["prefix"] for r in manifest["retired"])}
+    return sorted(p.name for p in versions.iterdir() if f"_hydra/v/{p.name}" not in kept)
 
 
-def _totals(engine: Engine, output: Path) -> dict[str, int]:
-    rows = engine.read_parquet(str(output)).to_pyarrow().to_pylist()
-    return {r["day"]: r["total"] for r in rows}
+def _totals(output: Path) -> dict[str, int]:
+    return {r["day"]: r["total"] for r in read_arrow(output).to_pylist()}
 
 
 def test_writes_hive_partitioned_parquet_and_reports(engine: Engine, tmp_path: Path) -> None:
@@ -73,15 +83,22 @@ def test_writes_hive_partitioned_parquet_and_reports(engine: Engine, tmp_path: P
     result = run_transform(
         registry, "totals", engine=engine, inputs={"events": source}, output=output, preview_rows=2
     )
-    assert sorted(p.name for p in output.iterdir() if p.is_dir()) == ["day=d1", "day=d2"]
-    assert _totals(engine, output) == {"d1": 3, "d2": 5}
+    published = snapshot(output)
+    assert published is not None
+    assert published.partition_column == "day"
+    assert sorted(published.parts) == ["d1", "d2"]
+    assert all(
+        Path(uri, "part-0.parquet").parent.name.startswith("day=")
+        for uri in published.parts.values()
+    )
+    assert _totals(output) == {"d1": 3, "d2": 5}
     assert result.rows == 2
     assert result.schema == {"total": "int64", "day": "string"}
     assert result.output_report is not None
     assert result.output_report.passed
     assert [r.dataset for r in result.input_reports] == ["events"]
     assert len(result.preview) == 2
-    assert _leftovers(output.parent) == []
+    assert _leftovers(output) == []
 
 
 def test_a_partition_run_replaces_only_that_partition(engine: Engine, tmp_path: Path) -> None:
@@ -93,7 +110,9 @@ def test_a_partition_run_replaces_only_that_partition(engine: Engine, tmp_path: 
         registry, "totals", engine=engine, inputs={"events": source}, output=output, partition="d1"
     )
     assert result.rows == 1
-    assert _totals(engine, output) == {"d1": 30, "d2": 5}
+    assert _totals(output) == {"d1": 30, "d2": 5}
+    parts = snapshot(output).parts  # type: ignore[union-attr]
+    assert Path(parts["d1"]).parent != Path(parts["d2"]).parent  # d2 still the first version
 
 
 def test_a_contract_failure_keeps_the_previous_output(engine: Engine, tmp_path: Path) -> None:
@@ -107,7 +126,7 @@ def test_a_contract_failure_keeps_the_previous_output(engine: Engine, tmp_path: 
     ):
         run_transform(registry, "totals", engine=engine, inputs={"events": source}, output=output)
     assert _snapshot(output) == before
-    assert _leftovers(tmp_path) == []
+    assert _leftovers(output) == []
 
 
 def test_an_engine_error_mid_write_keeps_the_previous_output(
@@ -121,7 +140,7 @@ def test_an_engine_error_mid_write_keeps_the_previous_output(
     with pytest.raises(Exception, match=r"(?i)cast|convert|not a number"):
         run_transform(registry, "totals", engine=engine, inputs={"events": source}, output=output)
     assert _snapshot(output) == before
-    assert _leftovers(tmp_path) == []
+    assert _leftovers(output) == []
 
 
 def test_an_input_contract_failure_writes_nothing(engine: Engine, tmp_path: Path) -> None:
@@ -133,7 +152,6 @@ def test_an_input_contract_failure_writes_nothing(engine: Engine, tmp_path: Path
         run_transform(registry, "totals", engine=engine, inputs={"events": source}, output=output)
     assert "e.g. 'x1'" in str(caught.value)
     assert not output.exists()
-    assert _leftovers(tmp_path) == []
 
 
 def test_missing_inputs_and_wrong_partitions_are_clear_errors(
@@ -143,20 +161,24 @@ def test_missing_inputs_and_wrong_partitions_are_clear_errors(
         run_transform(registry, "totals", engine=engine, inputs={})
     with pytest.raises(ValueError, match="'events' is a source, not a transform"):
         run_transform(registry, "events", engine=engine, inputs={})
-    with pytest.raises(ValueError, match="s3://bucket/totals is not a local path"):
-        run_transform(registry, "totals", engine=engine, inputs={}, output="s3://bucket/totals")
+    with pytest.raises(ValueError, match="s3://bucket/events: reading s3:// needs the engine"):
+        run_transform(registry, "totals", engine=engine, inputs={"events": "s3://bucket/events"})
 
 
-def test_publish_refuses_a_partition_run_that_produced_other_partitions(tmp_path: Path) -> None:
-    staging = tmp_path / ".out.staging-1"
-    for day in ("day=d1", "day=d9"):
-        (staging / day).mkdir(parents=True)
-        (staging / day / "part.parquet").write_bytes(b"x")
+def test_a_partition_run_that_produced_other_partitions_is_refused(tmp_path: Path) -> None:
     output = tmp_path / "out"
-    with pytest.raises(PublishError, match=r"other partitions \['day=d9'\]"):
-        publish(staging, output, partition=("day", "d1"))
-    assert not output.exists()
-    assert not staging.exists()
+    with (
+        contextlib.suppress(PublishError),
+        publication(output, writer="test", partition_column="day") as version,
+    ):
+        for day in ("day=d1", "day=d9"):
+            (Path(version.staging) / day).mkdir(parents=True)
+            (Path(version.staging) / day / "part.parquet").write_bytes(b"x")
+        with pytest.raises(PublishError, match=r"other partitions \['day=d9'\]"):
+            version.commit(partition="d1")
+        raise PublishError("leave the block without a commit")
+    assert snapshot(output) is None  # nothing was committed
+    assert _leftovers(output) == []  # and the version is gone
 
 
 def test_an_empty_partitioned_result_is_zero_rows_not_an_error(
@@ -171,8 +193,9 @@ def test_an_empty_partitioned_result_is_zero_rows_not_an_error(
     )
     assert result.rows == 0
     assert result.schema == {"day": "string", "total": "int64"}
-    assert not (output / "day=d1").exists()  # the partition is now empty
-    assert _leftovers(tmp_path) == []
+    assert snapshot(output).empty  # type: ignore[union-attr]  # the only partition is now empty
+    assert read_dataset(engine, registry["totals"], output).count().execute() == 0
+    assert _leftovers(output) == []
 
 
 def test_a_pipeline_run_checks_each_dataset_once(
@@ -210,7 +233,7 @@ def test_a_pipeline_run_checks_each_dataset_once(
         partition="d1",
     )
     assert sorted(checked) == ["doubled", "events", "totals"]
-    assert _totals(engine, tmp_path / "out" / "doubled") == {"d1": 6}
+    assert _totals(tmp_path / "out" / "doubled") == {"d1": 6}
     assert [r.rows for r in results.values()] == [1, 1]
 
     # Without a shared record, each transform checks all of its inputs again.
