@@ -22,12 +22,11 @@ from hydra_orchestration.launchers import (
     Launcher,
     LaunchReport,
     StepResult,
-    launcher_for,
     results_for,
 )
 from hydra_orchestration.plan import Launch, engines_for, plan_launches
 from hydra_orchestration.remote.lifetime import die_with_parent
-from hydra_orchestration.remote.step import CHECK_NAME, StepRequest, not_run
+from hydra_orchestration.remote.step import CHECK_NAME, StepRequest, blocked
 from hydra_orchestration.settings import ENGINES, Settings, SettingsError, check_engine_override
 from hydra_transforms.registry import Registry, Source, Transform, load_registry
 
@@ -55,9 +54,10 @@ def step_name(registry: Registry) -> str:
 
 
 def build_assets(
-    registry_spec: str, settings: Settings
+    registry_spec: str, settings: Settings, launchers: Mapping[str, Launcher]
 ) -> list[dg.AssetsDefinition | dg.AssetSpec]:
-    """Source specs (external assets) and the transforms' assets, from the registry."""
+    """Source specs (external assets) and the transforms' assets, from the registry; the
+    step launches each platform with ``launchers[platform]``."""
     registry = load_registry(registry_spec)
     _check_sources(registry, settings)
     partitions = (
@@ -66,7 +66,7 @@ def build_assets(
     sources: list[dg.AssetsDefinition | dg.AssetSpec] = [
         _source_spec(source, settings, partitions) for source in registry.sources
     ]
-    return [*sources, _transforms_step(registry, registry_spec, settings, partitions)]
+    return [*sources, _transforms_step(registry, registry_spec, settings, partitions, launchers)]
 
 
 def _check_sources(registry: Registry, settings: Settings) -> None:
@@ -126,6 +126,7 @@ def _transforms_step(
     registry_spec: str,
     settings: Settings,
     partitions: dg.PartitionsDefinition | None,
+    launchers: Mapping[str, Launcher],
 ) -> dg.AssetsDefinition:
     transforms = registry.transforms
     partitioned = partitions is not None and any(t.partition_column for t in transforms)
@@ -163,16 +164,19 @@ def _transforms_step(
                 default=config.engine or settings.engine,
                 overrides=config.engines,
             )
-            launchers = {e: launcher_for(e, settings) for e in sorted(set(engine_of.values()))}
+            missing = sorted(set(engine_of.values()) - set(launchers))
+            if missing:
+                raise SettingsError(
+                    f"engine {', '.join(missing)} has no launcher in this version; available: "
+                    f"{', '.join(launchers)}"
+                )
         except SettingsError as exc:
             raise dg.Failure(description=f"run config for {', '.join(selected)}: {exc}") from exc
         keyed = partitioned and (context.has_partition_key or context.has_partition_key_range)
-        base = StepRequest(
-            registry=registry_spec,
-            transforms=(),
-            engine="",
-            execution_mode=settings.mode,
-            locations={},
+        step = _Step(
+            registry=registry,
+            registry_spec=registry_spec,
+            settings=settings,
             partitions=tuple(context.partition_keys) if keyed else (),
             run_id=context.run.run_id,
         )
@@ -184,9 +188,35 @@ def _transforms_step(
                     f"{launch.engine} for {', '.join(launch.transforms)}" for launch in launches
                 )
             )
-        yield from _launch_all(context, registry, settings, base, launches, launchers)
+        yield from _launch_all(context, step, launches, launchers)
 
     return _step
+
+
+@dataclasses.dataclass(frozen=True)
+class _Step:
+    """What every launch of one step shares."""
+
+    registry: Registry
+    registry_spec: str
+    settings: Settings
+    partitions: tuple[str, ...]
+    run_id: str
+
+    def request(self, launch: Launch, transforms: Sequence[str]) -> StepRequest:
+        """The request of one launch: its platform, its transforms, where their data is."""
+        settings = self.settings
+        return StepRequest(
+            registry=self.registry_spec,
+            transforms=tuple(transforms),
+            engine=launch.engine,
+            execution_mode=settings.mode,
+            locations=_locations(self.registry, transforms, settings),
+            partitions=self.partitions,
+            spark_conf=settings.spark_conf_for(launch.engine),
+            run_id=self.run_id,
+            s3=settings.s3.public() if settings.uses_s3 else None,
+        )
 
 
 def _check_ops_in_run_config(context: dg.AssetExecutionContext) -> None:
@@ -209,9 +239,7 @@ def _check_ops_in_run_config(context: dg.AssetExecutionContext) -> None:
 
 def _launch_all(
     context: dg.AssetExecutionContext,
-    registry: Registry,
-    settings: Settings,
-    base: StepRequest,
+    step: _Step,
     launches: Sequence[Launch],
     launchers: Mapping[str, Launcher],
 ) -> Iterator[StepResult]:
@@ -221,28 +249,22 @@ def _launch_all(
     A transform whose input failed in an earlier launch is not run; a launch that fails as a
     whole (a killed subprocess) fails its transforms, and the other launches still run.
     """
-    inputs = {t.name: set(t.inputs.values()) for t in registry.transforms}
     failed: set[str] = set()
     problems: list[str] = []
     report = None
     for launch in launches:
         runnable = []
         for name in launch.transforms:
-            blocked = sorted(inputs[name] & failed)
-            if blocked:
+            reason = blocked(step.registry, name, failed)
+            if reason:
                 failed.add(name)
-                problems.append(f"{name}: {not_run(blocked)}")
+                problems.append(f"{name}: {reason}")
             else:
                 runnable.append(name)
         if not runnable:
             continue
-        request = dataclasses.replace(
-            base,
-            transforms=tuple(runnable),
-            engine=launch.engine,
-            locations=_locations(registry, runnable, settings),
-            spark_conf=settings.spark_conf_for(launch.engine),
-        )
+        request = step.request(launch, runnable)
+        settings = step.settings
         context.log.info(f"{', '.join(runnable)}: engine {launch.engine}, mode {settings.mode}")
         try:
             launched = launchers[launch.engine].launch(context, request)

@@ -64,6 +64,33 @@ class S3Config(_Section):
         "that read S3 (`small_dev_sample_s3`, `full`).",
     )
     prefix: str = Field(default="ascii-hydra", description="A key prefix inside the bucket.")
+    endpoint_url: str | None = Field(
+        default=None,
+        description="An S3-compatible store's endpoint (`http://127.0.0.1:9000`); unset: AWS. "
+        "Credentials come from ASCII_AWS_ACCESS_KEY_ID and ASCII_AWS_SECRET_ACCESS_KEY.",
+    )
+    region: str = Field(default="us-east-1", description="The bucket's region.")
+    path_style: bool = Field(
+        default=False,
+        description="Path-style addressing (`endpoint/bucket/key`), as most S3-compatible "
+        "stores other than AWS need.",
+    )
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/]+/?$", value):
+            raise ValueError("expected http://host:port or https://host")
+        return value
+
+
+class PySparkConfig(_Section):
+    jars: str = Field(
+        default=".cache/spark-jars",
+        description="A directory of jars for the local Spark session: hadoop-aws and the AWS "
+        "SDK, which `make jars` (run by make and pixi) fetches there. Relative to the config "
+        "file (the project, for the packaged one).",
+    )
 
 
 class ModeConfig(_Section):
@@ -140,6 +167,9 @@ class ProjectConfig(_Section):
     )
     spark: SparkConfig = Field(
         default_factory=SparkConfig, description="Spark settings per engine."
+    )
+    pyspark: PySparkConfig = Field(
+        default_factory=PySparkConfig, description="The local Spark session of `pyspark`."
     )
     duckdb: DuckDBConfig = Field(
         default_factory=DuckDBConfig, description="Resources of the `duckdb` engine."

@@ -12,13 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from hydra_orchestration.platforms import platform
 from hydra_orchestration.settings import SettingsError
 from hydra_transforms.registry import Registry
 
-__all__ = ["IN_PROCESS_ENGINES", "Launch", "engines_for", "plan_launches"]
-
-# Engines that run in the Dagster process: a launch of theirs starts nothing.
-IN_PROCESS_ENGINES = frozenset({"duckdb"})
+__all__ = ["Launch", "engines_for", "plan_launches"]
 
 
 @dataclass(frozen=True)
@@ -89,4 +87,5 @@ def plan_launches(registry: Registry, engine_of: Mapping[str, str]) -> list[Laun
 
 
 def _starts(plan: Sequence[Launch]) -> int:
-    return sum(launch.engine not in IN_PROCESS_ENGINES for launch in plan)
+    """How many launches start something (an in-process platform starts nothing)."""
+    return sum(not platform(launch.engine).in_process for launch in plan)

@@ -2,8 +2,9 @@
 
 This is the only module that reads the environment. Everything below it receives a frozen
 ``Settings`` object. Unknown values, impossible combinations and missing credentials are
-errors here, before anything is launched or paid for; secrets themselves are never read
-here (launchers read them at launch time through ``dagster.EnvVar``), only their presence.
+errors here, before anything is launched or paid for. Secrets are not part of the settings:
+only their presence is checked here; their values are read at launch, by the functions at
+the end of this module, and handed to the engine that needs them.
 """
 
 from __future__ import annotations
@@ -25,13 +26,15 @@ from hydra_orchestration.config import (
     S3Config,
     parse_config,
 )
+from hydra_orchestration.platforms import AWS_CREDENTIALS, PLATFORMS, platform
+from hydra_transforms.stores import S3Options, is_remote
 
 __all__ = [
-    "CREDENTIALS",
     "ENGINES",
     "EXECUTION_MODES",
     "Settings",
     "SettingsError",
+    "aws_environment",
     "check_engine",
     "check_engine_override",
     "child_environment",
@@ -39,23 +42,14 @@ __all__ = [
     "environment_with",
     "load_settings",
     "resolve_dagster_home",
+    "s3_with_credentials",
     "settings_from_environment",
 ]
 
-ENGINES = ("pyspark", "duckdb", "emr", "databricks")
+ENGINES = tuple(PLATFORMS)
 DEFAULT_ENGINE, DEFAULT_MODE = "pyspark", "small_dev_sample_local"
 DEFAULT_DAGSTER_HOME_DIRNAME = ".dagster_home"
-# Engines that run on a cluster cannot read files that live on this machine.
-REMOTE_ENGINES = frozenset({"emr", "databricks"})
 LOCAL_MODES = frozenset({"small_dev_sample_local"})
-# Variables each engine needs (names only: values are read at launch through EnvVar).
-CREDENTIALS: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "emr": ("ASCII_AWS_ACCESS_KEY_ID", "ASCII_AWS_SECRET_ACCESS_KEY"),
-        "databricks": ("DATABRICKS_HOST", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET"),
-    }
-)
-S3_CREDENTIALS = ("ASCII_AWS_ACCESS_KEY_ID", "ASCII_AWS_SECRET_ACCESS_KEY")
 
 
 class SettingsError(ValueError):
@@ -75,12 +69,20 @@ class Settings:
     spark_conf: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     duckdb: Mapping[str, Any] = field(default_factory=dict)
     config_path: str = "<packaged default>"
+    s3: S3Options = field(default_factory=S3Options)  # endpoint and region; no credentials
+    spark_jars: tuple[str, ...] = ()  # for the local Spark session (S3A)
 
     def output_location(self, dataset: str) -> str:
         return f"{self.warehouse.rstrip('/')}/{dataset}"
 
     def spark_conf_for(self, engine: str) -> dict[str, str]:
-        return dict(self.spark_conf.get(engine, {}))
+        """The platform's default Spark settings, overridden by the config's [spark.<engine>]."""
+        return {**platform(engine).spark_conf, **self.spark_conf.get(engine, {})}
+
+    @property
+    def uses_s3(self) -> bool:
+        """Whether any location of this mode is on S3."""
+        return any(is_remote(loc) for loc in (self.warehouse, *self.sources.values()))
 
 
 def load_settings(
@@ -110,12 +112,19 @@ def load_settings(
         ),
         duckdb=MappingProxyType(_duckdb_options(config.duckdb, root=root)),
         config_path=label,
+        s3=S3Options(
+            endpoint_url=config.s3.endpoint_url,
+            region=config.s3.region,
+            path_style=config.s3.path_style,
+        ),
+        spark_jars=_jars(root / config.pyspark.jars),
     )
 
 
-def settings_from_environment() -> Settings:
-    """The settings of this process: its environment, its working directory."""
-    return load_settings(os.environ, cwd=Path.cwd())
+def settings_from_environment(**overrides: str) -> Settings:
+    """The settings of this process: its environment (with ``overrides``, e.g.
+    ``SPARK_EXECUTION_MODE="full"``), its working directory."""
+    return load_settings({**os.environ, **overrides}, cwd=Path.cwd())
 
 
 def dagster_home_from_environment() -> Path:
@@ -158,6 +167,22 @@ CHILD_ENVIRONMENT = (
 )
 
 
+def s3_with_credentials(settings: Settings) -> S3Options:
+    """The settings' S3 options with the credentials of this process' environment, read now
+    (at launch), for the engine that reads and writes S3. Never logged or stored."""
+    key = os.environ.get(AWS_CREDENTIALS[0], "").strip()
+    secret = os.environ.get(AWS_CREDENTIALS[1], "").strip()
+    return settings.s3.with_credentials(key, secret) if key and secret else settings.s3
+
+
+def aws_environment() -> dict[str, str]:
+    """The project's AWS credentials under the names the AWS SDKs read (for a step process
+    that reads or writes S3), read now (at launch)."""
+    key = os.environ.get(AWS_CREDENTIALS[0], "").strip()
+    secret = os.environ.get(AWS_CREDENTIALS[1], "").strip()
+    return {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret} if key and secret else {}
+
+
 def child_environment(extra: Mapping[str, str]) -> dict[str, str]:
     """The environment of a step process started on this machine: the variables it needs
     from this one (:data:`CHILD_ENVIRONMENT`) and ``extra`` (Pipes' bootstrap variables)."""
@@ -174,17 +199,19 @@ def check_engine_override(engine: str, settings: Settings) -> None:
 
 def check_engine(engine: str, *, mode: str, environ: Mapping[str, str]) -> None:
     """Raise SettingsError if ``engine`` cannot run in ``mode`` with these credentials."""
-    if engine not in ENGINES:
-        raise SettingsError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
-    if engine in REMOTE_ENGINES and mode in LOCAL_MODES:
+    try:
+        declared = platform(engine)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    if declared.remote and mode in LOCAL_MODES:
         raise SettingsError(
             f"engine {engine!r} cannot run in execution mode {mode!r}: its files live on this "
             f"machine. Use small_dev_sample_s3 or full with {engine}, or a local engine "
-            f"(pyspark, duckdb) with {mode}."
+            f"({', '.join(p.name for p in PLATFORMS.values() if not p.remote)}) with {mode}."
         )
-    needed = list(CREDENTIALS.get(engine, ()))
-    if mode not in LOCAL_MODES:
-        needed += [name for name in S3_CREDENTIALS if name not in needed]
+    needed = list(declared.credentials)
+    if mode not in LOCAL_MODES:  # the data is on S3, whichever engine reads it
+        needed += [name for name in AWS_CREDENTIALS if name not in needed]
     missing = [name for name in needed if not environ.get(name, "").strip()]
     if missing:
         raise SettingsError(
@@ -225,6 +252,11 @@ def _parsed(text: str, label: str) -> ProjectConfig:
         return parse_config(text, source=label)
     except ConfigError as exc:
         raise SettingsError(str(exc)) from None
+
+
+def _jars(directory: Path) -> tuple[str, ...]:
+    """The jars in ``directory`` (none yet before `make jars` ran: S3 then fails, saying so)."""
+    return tuple(sorted(str(jar) for jar in directory.glob("*.jar"))) if directory.is_dir() else ()
 
 
 def _duckdb_options(config: DuckDBConfig, *, root: Path) -> dict[str, Any]:

@@ -8,6 +8,7 @@ line on stderr naming what is wrong (``--debug`` shows the traceback instead).
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import sys
 from collections.abc import Sequence
@@ -39,7 +40,7 @@ class UsageError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)  # argparse itself exits 2 on bad usage
     try:
-        registry = load_registry(args.registry)
+        registry = load_registry(args.registry) if getattr(args, "needs_registry", True) else None
         # SIGTERM/SIGINT: the write in progress cancels its engine jobs and removes staging.
         with interrupt_on_signals():
             return args.command(registry, args)
@@ -251,7 +252,33 @@ def _parser() -> argparse.ArgumentParser:
     pipeline.add_argument("--no-validate", action="store_true")
     _engine_option(pipeline)
     pipeline.set_defaults(command=_cmd_pipeline)
+    _plugin_commands(commands)
     return parser
+
+
+def _plugin_commands(commands: Any) -> None:
+    """Commands other installed packages add (entry point group ``hydra_transforms.commands``:
+    ``name = "module:function"``, the function sets up the subcommand's parser and its
+    ``command``); e.g. the orchestration's `upload-sample`, which reads the project config."""
+    for entry in importlib.metadata.entry_points(group="hydra_transforms.commands"):
+        module = entry.value.split(":")[0]
+        try:
+            setup = entry.load()
+        except ImportError as exc:  # e.g. installed without the extra the command needs
+            parser = commands.add_parser(entry.name, help=f"(unavailable: {exc})")
+            parser.set_defaults(command=_unavailable(entry.name, exc), needs_registry=False)
+            continue
+        setup(commands.add_parser(entry.name, help=f"(from {module})"))
+
+
+def _unavailable(name: str, exc: ImportError):  # type: ignore[no-untyped-def]
+    def command(registry: Registry | None, args: argparse.Namespace) -> int:
+        raise UsageError(
+            f"`hydra {name}` needs a package that is not installed ({exc}); "
+            'pip install "ascii-hydra[orchestration]"'
+        )
+
+    return command
 
 
 def _engine_option(parser: argparse.ArgumentParser) -> None:

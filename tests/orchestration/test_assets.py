@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import pyarrow.dataset as ds
 import pytest
 
 from hydra_orchestration.definitions import build_definitions
 from hydra_transforms.example import registry as example
 from hydra_transforms.parity import compare_tables
+from hydra_transforms.storage import read_arrow, snapshot
 from tests.orchestration.conftest import (
     demo_settings,
     example_settings,
@@ -25,7 +25,7 @@ PARTITION = "CC-MAIN-2024-10"
 
 
 def _read(path: Path) -> Any:
-    return ds.dataset(path, format="parquet", partitioning="hive").to_table()
+    return read_arrow(path)
 
 
 STEP = "demo_transforms"
@@ -79,8 +79,8 @@ def test_a_contract_failure_fails_the_check_and_stops_downstream(tmp_path: Path)
     assert "doubled broke its data contract" in message
     assert "total: not run: its input doubled failed earlier in this run" in message
     assert result.get_asset_materialization_events() == []
-    assert not (tmp_path / "warehouse" / "doubled").exists()
-    assert not (tmp_path / "warehouse" / "total").exists()
+    assert snapshot(tmp_path / "warehouse" / "doubled") is None
+    assert snapshot(tmp_path / "warehouse" / "total") is None
 
 
 @pytest.mark.duckdb
@@ -171,8 +171,9 @@ def test_a_failure_stops_its_dependents_in_the_later_launches(
     assert "total: not run: its input doubled failed earlier in this run" in message
     assert not marker.exists()  # the Spark launch for total never started
     assert result.get_asset_materialization_events() == []
-    # Nothing was written; doubled's write lock (a file that stays beside it) is all there is.
-    assert sorted(p.name for p in (tmp_path / "warehouse").iterdir()) == [".doubled.lock"]
+    # Nothing was committed (doubled's directory holds its lock, and no manifest).
+    assert snapshot(tmp_path / "warehouse" / "doubled") is None
+    assert snapshot(tmp_path / "warehouse" / "total") is None
 
 
 @pytest.mark.duckdb
@@ -331,5 +332,5 @@ def test_a_failed_transform_stops_its_dependents_but_not_the_other_branches(
     keys = [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()]
     assert keys == ["squared"]
     assert _read(tmp_path / "warehouse" / "squared").column("n").to_pylist() == [1, 9]
-    assert not (tmp_path / "warehouse" / "negated").exists()
-    assert not (tmp_path / "warehouse" / "after_negated").exists()
+    assert snapshot(tmp_path / "warehouse" / "negated") is None
+    assert snapshot(tmp_path / "warehouse" / "after_negated") is None

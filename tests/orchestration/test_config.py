@@ -35,7 +35,7 @@ def _load(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
         (
             '[partitons]\ncrawl_id = ["CC-MAIN-2024-10"]\n' + LOCAL,
             "partitons: unknown key; did you mean 'partitions'? valid keys here: partitions, "
-            "s3, modes, spark, duckdb",
+            "s3, modes, spark, pyspark, duckdb",
         ),
         (
             LOCAL.replace("[modes.small_dev_sample_local]", "[modes.small_dev_sample_locl]"),

@@ -126,7 +126,11 @@ def test_a_config_file_sets_s3_locations_relative_paths_and_spark(tmp_path: Path
     )
     assert full.sources["crawl_records"] == "s3://team-bucket/hydra/full/crawl_records"
     assert full.output_location("graph") == "s3://team-bucket/hydra/full/warehouse/graph"
-    assert full.spark_conf_for("emr") == {"spark.executor.memory": "8g"}
+    # The platform's defaults, with the config's settings over them.
+    assert full.spark_conf_for("emr") == {
+        "spark.sql.shuffle.partitions": "200",
+        "spark.executor.memory": "8g",
+    }
 
 
 def test_a_config_file_without_the_mode_or_with_bad_toml(tmp_path: Path) -> None:

@@ -94,6 +94,7 @@ class PipesLauncher(ABC):
 
     def launch(self, context: dg.AssetExecutionContext, request: StepRequest) -> LaunchReport:
         failure = None
+        request = self.prepare(request)
         with dg.open_pipes_session(
             context=context.op_execution_context,
             context_injector=self.context_injector,
@@ -105,6 +106,10 @@ class PipesLauncher(ABC):
             except StepFailed as exc:
                 failure = str(exc)
         return _report(session.get_custom_messages(), failure)
+
+    def prepare(self, request: StepRequest) -> StepRequest:
+        """The request as this platform's step needs it (e.g. with its own Spark settings)."""
+        return request
 
     @abstractmethod
     def run_step(

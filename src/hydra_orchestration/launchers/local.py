@@ -8,7 +8,7 @@ import dagster as dg
 
 from hydra_orchestration.launchers.base import LaunchReport
 from hydra_orchestration.remote.step import StepOutcome, StepRequest, run_step
-from hydra_orchestration.settings import Settings
+from hydra_orchestration.settings import Settings, s3_with_credentials
 from hydra_transforms.engines import connect
 
 
@@ -18,7 +18,8 @@ class DuckDBLauncher:
 
     def launch(self, context: dg.AssetExecutionContext, request: StepRequest) -> LaunchReport:
         context.log.info(f"running {', '.join(request.transforms)} on DuckDB in this process")
-        engine = connect("duckdb", duckdb_config=self.settings.duckdb)
+        s3 = s3_with_credentials(self.settings) if request.s3 is not None else None
+        engine = connect("duckdb", duckdb_config=self.settings.duckdb, s3=s3)
         return LaunchReport(outcomes=run_step(request, engine, report=_log(context)))
 
 

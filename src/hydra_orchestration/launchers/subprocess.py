@@ -9,6 +9,7 @@ output before it exits.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import subprocess
 import sys
@@ -17,7 +18,9 @@ import dagster as dg
 
 from hydra_orchestration.launchers.base import PipesLauncher, StepFailed, single_writer
 from hydra_orchestration.remote.step import StepRequest
-from hydra_orchestration.settings import Settings, child_environment
+from hydra_orchestration.settings import Settings, aws_environment, child_environment
+from hydra_transforms.engines import spark_s3_conf
+from hydra_transforms.stores import S3Options
 
 ENTRYPOINT = "hydra_orchestration.remote.entrypoint"
 STOP_TIMEOUT_S = 60
@@ -32,12 +35,30 @@ class PySparkSubprocessLauncher(PipesLauncher):
     def command(self) -> list[str]:
         return [sys.executable, "-m", ENTRYPOINT, "--transport", "subprocess"]
 
+    def prepare(self, request: StepRequest) -> StepRequest:
+        """With data on S3, the local session reads it through S3A: the jars `make jars`
+        fetched and the store's endpoint (credentials go by environment, see run_step)."""
+        if request.s3 is None:
+            return request
+        if not self.settings.spark_jars:
+            raise StepFailed(
+                "the data is on S3, and local Spark needs hadoop-aws and the AWS SDK for it: "
+                "run `make jars` (or `bash scripts/fetch-spark-jars.sh`)"
+            )
+        conf = {
+            **spark_s3_conf(S3Options(**request.s3), secrets=False),
+            "spark.jars": ",".join(self.settings.spark_jars),
+            **request.spark_conf,
+        }
+        return dataclasses.replace(request, spark_conf=conf)
+
     def run_step(
         self, context: dg.AssetExecutionContext, session: dg.PipesSession, request: StepRequest
     ) -> None:
         context.log.info(f"starting the Spark subprocess for {', '.join(request.transforms)}")
+        secrets = aws_environment() if request.s3 is not None else {}  # read now, at launch
         process = subprocess.Popen(
-            self.command(), env=child_environment(session.get_bootstrap_env_vars())
+            self.command(), env=child_environment({**session.get_bootstrap_env_vars(), **secrets})
         )
         try:
             code = process.wait()

@@ -21,12 +21,15 @@ from typing import Any
 
 from dagster_pipes import PipesContext, open_dagster_pipes
 
+from hydra_orchestration.platforms import TRANSPORTS
 from hydra_orchestration.remote.lifetime import die_with_parent
 from hydra_orchestration.remote.step import OUTCOME, STARTED, StepOutcome, StepRequest, run_step
 from hydra_transforms.engines import connect, local_spark_session
 from hydra_transforms.errors import Interrupted, interrupt_on_signals
+from hydra_transforms.stores import S3Options
 
-TRANSPORTS = ("subprocess",)
+# The transports this version's entrypoint speaks (platforms.TRANSPORTS lists all declared).
+SUPPORTED = ("subprocess",)
 
 
 def spark_session(conf: Mapping[str, str]) -> Any:
@@ -56,7 +59,7 @@ def run(pipes: PipesContext) -> None:
     with interrupt_on_signals():
         run_step(
             request,
-            connect("pyspark", spark=session),
+            connect("pyspark", spark=session, s3=S3Options(**request.s3) if request.s3 else None),
             report=lambda outcome: _report(pipes, outcome),
             starting=lambda name: pipes.report_custom_message({STARTED: name}),
         )
@@ -75,7 +78,9 @@ def _report(pipes: PipesContext, outcome: StepOutcome) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--transport", choices=TRANSPORTS, default="subprocess")
-    parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.transport not in SUPPORTED:
+        parser.error(f"transport {args.transport!r} is not in this version; use {SUPPORTED}")
     die_with_parent()
     try:
         with open_dagster_pipes() as pipes:

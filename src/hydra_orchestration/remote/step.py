@@ -19,7 +19,7 @@ from hydra_transforms.errors import describe_error
 from hydra_transforms.registry import Registry, Transform, load_registry
 from hydra_transforms.runner import Checked, RunResult, run_transform
 
-__all__ = ["CHECK_NAME", "OUTCOME", "STARTED", "StepOutcome", "StepRequest", "not_run", "run_step"]
+__all__ = ["CHECK_NAME", "OUTCOME", "STARTED", "StepOutcome", "StepRequest", "blocked", "run_step"]
 
 CHECK_NAME = "contract"
 # The keys of a step's custom Pipes messages: a transform starts, a transform's outcome.
@@ -43,6 +43,7 @@ class StepRequest:
     partitions: tuple[str, ...] = ()
     spark_conf: Mapping[str, str] = field(default_factory=dict)
     run_id: str = ""  # names the writer in "dataset X is being written by run Y"
+    s3: Mapping[str, Any] | None = None  # S3Options without credentials (the step's own)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -106,13 +107,9 @@ def run_step(
     failed: set[str] = set()
     outcomes = []
     for transform in selected:
-        blocked = sorted(set(transform.inputs.values()) & failed)
-        if blocked:
-            outcome = StepOutcome(
-                transform=transform.name,
-                check_passed=None,
-                error=not_run(blocked),
-            )
+        reason = blocked(registry, transform.name, failed)
+        if reason:
+            outcome = StepOutcome(transform=transform.name, check_passed=None, error=reason)
         else:
             if starting is not None:
                 starting(transform.name)
@@ -125,8 +122,17 @@ def run_step(
     return outcomes
 
 
-def not_run(failed_inputs: Sequence[str]) -> str:
-    """Why a transform was not run (the same words whichever launch its input failed in)."""
+def blocked(registry: Registry, name: str, failed: set[str]) -> str | None:
+    """Why transform ``name`` is not run when ``failed`` failed earlier in this run, or None.
+
+    The one place that decides it, for failures earlier in the same launch (here, in the
+    step) and in an earlier launch (in the Dagster step, which then does not launch it).
+    """
+    dataset = registry[name]
+    inputs = set(dataset.inputs.values()) if isinstance(dataset, Transform) else set()
+    failed_inputs = sorted(inputs & failed)
+    if not failed_inputs:
+        return None
     return f"not run: its input {', '.join(failed_inputs)} failed earlier in this run"
 
 

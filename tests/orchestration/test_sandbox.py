@@ -1,0 +1,55 @@
+"""`make sandbox`: the UI on the S3 mode with the sample on a local S3 server, no account."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+from tests.orchestration.devserver import free_port, graphql
+
+pytestmark = pytest.mark.s3
+
+ASSETS = """{ assetNodes { assetKey { path } } }"""
+
+
+def test_the_sandbox_serves_the_s3_mode_with_the_sample_uploaded(tmp_path: Path) -> None:
+    port = free_port()
+    log = (tmp_path / "sandbox.log").open("w")
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "tests.emulators.sandbox", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert sandbox.poll() is None, (tmp_path / "sandbox.log").read_text()[-3000:]
+            try:
+                urllib.request.urlopen(f"{url}/server_info", timeout=2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the sandbox UI did not start within 120 s"
+                time.sleep(1)
+        assets = {"/".join(n["assetKey"]["path"]) for n in graphql(url, ASSETS)["assetNodes"]}
+        assert {"seed_nodes", "crawl_records", "edges", "graph_aggr"} <= assets
+    finally:
+        os.killpg(sandbox.pid, signal.SIGTERM)
+        sandbox.wait(timeout=60)
+        log.close()
+    output = (tmp_path / "sandbox.log").read_text()
+    assert "-> s3://hydra-sandbox/ascii-hydra/sample/seed_nodes.csv" in output
+    assert "-> s3://hydra-sandbox/ascii-hydra/sample/crawl_records" in output
+    config = (PROJECT_ROOT / ".sandbox" / "hydra.toml").read_text()
+    assert 'endpoint_url = "http://127.0.0.1:' in config
