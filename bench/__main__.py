@@ -100,13 +100,7 @@ def _pipeline_runs(
         data=str(_data(n)),
         work=str(work),
         repeats=variants.pop("repeats_override", None)
-        or (
-            1
-            if n >= p.single_run_from
-            else p.repeats
-            if engine == "duckdb"
-            else p.spark_repeats
-        ),
+        or (1 if n >= p.single_run_from else p.repeats if engine == "duckdb" else p.spark_repeats),
         warmup_data=str(SAMPLE) if engine == "pyspark" else None,
         **variants,
     )
@@ -259,7 +253,9 @@ def memory(p: Profile, results: dict[str, Any]) -> None:
     )
     v = r["variants"]["hydra_contracts"]
     results["memory"] = {"n": n, "memory_limit": limit, **v}
-    _say(f"memory duckdb n={n:,} memory_limit={limit}: {v['median_s']:.1f} s, peak {v['max_peak_rss_mib']} MiB")
+    _say(
+        f"memory duckdb n={n:,} memory_limit={limit}: {v['median_s']:.1f} s, peak {v['max_peak_rss_mib']} MiB"
+    )
 
 
 SUITES = {

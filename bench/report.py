@@ -108,7 +108,7 @@ def render(results: dict[str, Any]) -> str:
     if m := results.get("memory"):
         lines.append(
             _row(
-                f"DuckDB with `[duckdb] memory_limit = \"{m['memory_limit']}\"`, {m['n']:,} links, "
+                f'DuckDB with `[duckdb] memory_limit = "{m["memory_limit"]}"`, {m["n"]:,} links, '
                 "contracts on (spills to the temporary directory)",
                 f"{m['median_s']:.1f} s, peak RSS {m['max_peak_rss_mib']:,.0f} MiB",
                 "completes",

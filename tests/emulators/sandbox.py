@@ -1,0 +1,88 @@
+"""`make sandbox`: the Dagster UI on the S3 execution mode, with a local S3 — no cloud account.
+
+Starts the local S3 server (moto) on 127.0.0.1, uploads the committed sample to it with
+`hydra upload-sample`, writes a project config that points the S3 modes at it
+(``.sandbox/hydra.toml``), and serves the UI (``python -m hydra_orchestration.dev``, what
+`make start` runs) with ``SPARK_EXECUTION_MODE=small_dev_sample_s3``. Every engine that can
+read S3 works there (duckdb, pyspark). Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.emulators.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY, LocalS3
+
+ROOT = Path(__file__).resolve().parents[2]
+BUCKET = "hydra-sandbox"
+
+
+def config_text(endpoint_url: str) -> str:
+    sample = ROOT / "data" / "sample"
+    return f"""\
+# Written by `make sandbox`: the S3 modes on the local S3 server at {endpoint_url}.
+[partitions]
+crawl_id = ["CC-MAIN-2024-10", "CC-MAIN-2024-33"]
+
+[s3]
+bucket = "{BUCKET}"
+prefix = "ascii-hydra"
+endpoint_url = "{endpoint_url}"
+path_style = true
+
+[modes.small_dev_sample_local]
+warehouse = "{ROOT / "warehouse" / "small_dev_sample_local"}"
+[modes.small_dev_sample_local.sources]
+seed_nodes = "{sample / "seed_nodes.csv"}"
+crawl_records = "{sample / "crawl_records"}"
+
+[modes.small_dev_sample_s3]
+warehouse = "{{s3}}/small_dev_sample_s3/warehouse"
+[modes.small_dev_sample_s3.sources]
+seed_nodes = "{{s3}}/sample/seed_nodes.csv"
+crawl_records = "{{s3}}/sample/crawl_records"
+
+[pyspark]
+jars = "{ROOT / ".cache" / "spark-jars"}"
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=3000, help="the Dagster UI's port")
+    args = parser.parse_args(argv)
+    home = ROOT / ".sandbox"
+    home.mkdir(exist_ok=True)
+    s3 = LocalS3().start()
+    try:
+        s3.bucket(BUCKET)
+        config = home / "hydra.toml"
+        config.write_text(config_text(s3.endpoint_url))
+        environ = {
+            **os.environ,
+            "HYDRA_CONFIG": str(config),
+            "SPARK_EXECUTION_MODE": "small_dev_sample_s3",
+            "ASCII_AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+            "ASCII_AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+            "DAGSTER_HOME": str(home / "dagster_home"),
+        }
+        hydra = [sys.executable, "-m", "hydra_transforms.cli"]
+        subprocess.run([*hydra, "upload-sample"], env=environ, cwd=ROOT, check=True)
+        print(
+            f"local S3: {s3.endpoint_url} (bucket {BUCKET}, key {ACCESS_KEY_ID}); config: {config}",
+            flush=True,
+        )
+        ui = [sys.executable, "-m", "hydra_orchestration.dev", "--port", str(args.port)]
+        return subprocess.call(ui, env=environ, cwd=ROOT)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        s3.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
