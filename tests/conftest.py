@@ -116,6 +116,17 @@ def local_s3() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+def local_emr(local_s3: Any) -> Iterator[Any]:
+    """The offline EMR and EMR Serverless (moto's API on the local S3's server, and a local
+    data plane that runs their bootstrap actions, steps and job runs), for the whole run."""
+    from tests.emulators.emr import LocalEMR
+
+    emulator = LocalEMR(local_s3, phase_s=0.1).start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="session")
 def duckdb_engine() -> Engine:
     """One in-memory DuckDB database for the whole test run, as Spark has one session (a new
     database costs ~15 ms)."""
