@@ -37,6 +37,7 @@ class Profile:
     devloop_repeats: int
     orchestration_repeats: int
     orchestration_sizes: tuple[int, ...] = ()  # generated data sets beside data/sample
+    emr_rounds: int = 3  # the example on the offline EMR vs local Spark, interleaved
     single_run_from: int = 10**18  # sizes from here on are timed once (minutes per run)
     # DuckDB with a memory limit, on data larger than that limit: it must spill, not fail.
     memory_size: int = 10_000_000
@@ -56,6 +57,7 @@ PROFILES = {
         spark_repeats=1,
         devloop_repeats=1,
         orchestration_repeats=1,
+        emr_rounds=1,
     ),
     # The issue's sizes. About an hour on an idle 2-core machine: the largest runs (DuckDB at
     # 10^8, Spark at 10^7) take minutes each and are timed once.
@@ -217,6 +219,26 @@ def orchestration(p: Profile, results: dict[str, Any]) -> None:
     results["orchestration"] = out
 
 
+def emr(p: Profile, results: dict[str, Any]) -> None:
+    """The example on the sample through the offline EMR vs the same step on local Spark
+    through Pipes (bench/cloud.py), rounds interleaved in one process."""
+    r = call_worker(
+        "emr",
+        root=str(ROOT),
+        work=str(RAW / "work" / "emr"),
+        rounds=p.emr_rounds,
+        poll_interval_s=1.0,
+        phase_s=0.1,
+    )
+    results["emr"] = r
+    phases = ", ".join(f"{k} {v}" for k, v in r["emr_phases_median"].items())
+    _say(
+        f"emr: emr/pyspark = {r['ratio_emr_vs_pyspark']} "
+        f"({r['variants']['emr']['median_s']:.1f} s vs {r['variants']['pyspark']['median_s']:.1f} s;"
+        f" bundle build {r['bundle_build_s']} s; emr phases: {phases})"
+    )
+
+
 def machine() -> dict[str, Any]:
     from importlib.metadata import version
 
@@ -264,6 +286,7 @@ SUITES = {
     "devloop": devloop,
     "orchestration": orchestration,
     "memory": memory,
+    "emr": emr,
 }
 
 

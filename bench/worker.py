@@ -189,9 +189,16 @@ def orchestration(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def emr(params: dict[str, Any]) -> dict[str, Any]:
+    from bench.cloud import emr as measure
+
+    return measure(params)
+
+
 TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "abstraction": abstraction,
     "orchestration": orchestration,
+    "emr": emr,
 }
 
 

@@ -16,7 +16,14 @@ import tomllib
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 
 __all__ = [
@@ -121,9 +128,219 @@ class SparkConfig(_Section):
         description="Settings of the `pyspark` engine's session; `spark.master` picks the cluster (`local[*]` by default).",
     )
     emr: SparkConf = Field(default_factory=dict, description="Spark settings passed to EMR steps.")
+    emr_serverless: SparkConf = Field(
+        default_factory=dict,
+        alias="emr-serverless",
+        description="Spark settings passed to EMR Serverless job runs.",
+    )
     databricks: SparkConf = Field(
         default_factory=dict, description="Spark settings of Databricks job clusters."
     )
+
+
+# AWS services whose endpoint the config may set (S3's is [s3] endpoint_url).
+AWS_SERVICES = ("emr", "emr-serverless", "logs")
+_S3_URI = re.compile(r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?|\{s3\}(/.*)?)$")
+
+
+def _s3_uri(value: str | None) -> str | None:
+    if value is not None and not _S3_URI.match(value):
+        raise ValueError("expected s3://bucket/prefix or {s3}/prefix")
+    return value
+
+
+class AwsConfig(_Section):
+    region: str | None = Field(
+        default=None,
+        description="The region of EMR and EMR Serverless. Unset: the `[s3]` region.",
+    )
+    endpoint_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="Endpoints of AWS services other than S3 (`emr`, `emr-serverless`, "
+        "`logs`) when they are not AWS's own, e.g. a local emulator.",
+    )
+    staging: str = Field(
+        default="{s3}/staging",
+        description="Where launches put what a cluster needs: the code bundle (under its "
+        "content hash, uploaded once) and the Dagster Pipes context and messages (per launch, "
+        "removed after it).",
+    )
+
+    @field_validator("endpoint_urls")
+    @classmethod
+    def _endpoints(cls, value: dict[str, str]) -> dict[str, str]:
+        for service, url in value.items():
+            if service not in AWS_SERVICES:
+                raise ValueError(f"unknown service {service!r}; valid: {', '.join(AWS_SERVICES)}")
+            if not re.match(r"^https?://[^/]+/?$", url):
+                raise ValueError(f"{service}: expected http://host:port or https://host")
+        return value
+
+    @field_validator("staging")
+    @classmethod
+    def _s3(cls, value: str) -> str | None:
+        return _s3_uri(value)
+
+
+class FleetConfig(_Section):
+    instance_types: list[str] = Field(
+        description='EC2 instance types the fleet may use, e.g. `["m6i.xlarge", "m5.xlarge"]`.',
+        min_length=1,
+    )
+    on_demand: int = Field(default=0, ge=0, description="On-demand capacity (units).")
+    spot: int = Field(default=0, ge=0, description="Spot capacity (units).")
+
+
+class TaskFleetConfig(FleetConfig):
+    allocation_strategy: Literal[
+        "price-capacity-optimized", "capacity-optimized", "lowest-price", "diversified"
+    ] = Field(default="price-capacity-optimized", description="How spot capacity is chosen.")
+    spot_timeout_minutes: int = Field(
+        default=10,
+        ge=5,
+        le=1440,
+        description="How long to wait for spot capacity before `on_spot_timeout`.",
+    )
+    on_spot_timeout: Literal["SWITCH_TO_ON_DEMAND", "TERMINATE_CLUSTER"] = Field(
+        default="SWITCH_TO_ON_DEMAND",
+        description="What happens when spot capacity does not come: on-demand instead, or give up.",
+    )
+
+
+class ScalingConfig(_Section):
+    minimum: int = Field(ge=1, description="The fewest capacity units the cluster scales to.")
+    maximum: int = Field(ge=1, description="The most capacity units the cluster scales to.")
+    maximum_on_demand: int | None = Field(
+        default=None, ge=0, description="At most this many of them on-demand (the rest spot)."
+    )
+    maximum_core: int | None = Field(
+        default=None, ge=1, description="At most this many of them on core nodes."
+    )
+    unit_type: Literal["InstanceFleetUnits", "Instances", "VCPU"] = Field(
+        default="InstanceFleetUnits", description="What a unit counts."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ScalingConfig:
+        if self.minimum > self.maximum:
+            raise ValueError(f"minimum ({self.minimum}) is above maximum ({self.maximum})")
+        return self
+
+
+class EmrConfig(_Section):
+    cluster_id: str | None = Field(
+        default=None,
+        description="Run steps on this existing cluster (`j-...`) instead of one cluster per "
+        "launch; it is never terminated by a launch.",
+    )
+    release_label: str = Field(default="emr-7.5.0", description="The EMR release.")
+    python: str = Field(
+        default="python3.11",
+        description="The Python that runs the step on the nodes (3.11 or newer); the "
+        "bootstrap installs it with dnf when the image lacks it.",
+    )
+    log_uri: str = Field(
+        default="{s3}/logs/emr", description="Where EMR writes cluster and step logs."
+    )
+    service_role: str = Field(default="EMR_DefaultRole", description="EMR's service role.")
+    instance_profile: str = Field(
+        default="EMR_EC2_DefaultRole",
+        description="The nodes' instance profile: its role reads and writes the data.",
+    )
+    subnet_ids: list[str] = Field(
+        default_factory=list,
+        description="Subnets the fleets may use (EMR picks one). Empty: the default VPC.",
+    )
+    primary: FleetConfig = Field(
+        default_factory=lambda: FleetConfig(instance_types=["m6i.xlarge"], on_demand=1),
+        description="The primary node.",
+    )
+    core: FleetConfig = Field(
+        default_factory=lambda: FleetConfig(instance_types=["m6i.xlarge"], on_demand=2),
+        description="Core nodes (on-demand: they hold HDFS and shuffle data).",
+    )
+    task: TaskFleetConfig | None = Field(
+        default=None, description="Task nodes, usually spot. Unset: no task fleet."
+    )
+    scaling: ScalingConfig | None = Field(
+        default=None, description="EMR managed scaling. Unset: a fixed size."
+    )
+    idle_timeout_s: int = Field(
+        default=900,
+        ge=60,
+        le=7 * 24 * 3600,
+        description="EMR terminates a cluster idle this long, should a launch not (a "
+        "killed Dagster).",
+    )
+    timeout_s: int = Field(
+        default=6 * 3600,
+        ge=1,
+        description="A launch that has not finished after this long fails, and its cluster "
+        "is terminated.",
+    )
+    poll_interval_s: float = Field(
+        default=15, gt=0, description="How often the launch asks EMR for the step's state."
+    )
+    logs_wait_s: float = Field(
+        default=120,
+        ge=0,
+        description="How long to wait after the step for EMR to upload its stdout and stderr.",
+    )
+    tags: dict[str, str] = Field(
+        default_factory=dict,
+        description="Tags of every cluster, beside the run id, assets, mode and project.",
+    )
+
+    @model_validator(mode="after")
+    def _fleets(self) -> EmrConfig:
+        if self.primary.on_demand + self.primary.spot != 1:
+            raise ValueError("primary: a cluster has one primary node (on_demand = 1 or spot = 1)")
+        for name, fleet in (("core", self.core), ("task", self.task)):
+            if fleet is not None and fleet.on_demand + fleet.spot == 0:
+                raise ValueError(f"{name}: no capacity (set on_demand or spot)")
+        return self
+
+    @field_validator("log_uri")
+    @classmethod
+    def _s3(cls, value: str) -> str | None:
+        return _s3_uri(value)
+
+
+class EmrServerlessConfig(_Section):
+    application_id: str | None = Field(
+        default=None,
+        description="The EMR Serverless application (Spark) job runs go to; required by "
+        "`emr-serverless`. Its image must hold the project's dependencies (docs).",
+    )
+    execution_role_arn: str | None = Field(
+        default=None,
+        description="The role job runs assume to read and write the data; required by "
+        "`emr-serverless`.",
+    )
+    python: str | None = Field(
+        default=None,
+        description="PYSPARK_PYTHON of the job run (the image's Python 3.11+). Unset: the "
+        "image's default.",
+    )
+    log_uri: str = Field(
+        default="{s3}/logs/emr-serverless", description="Where job runs write their logs."
+    )
+    timeout_s: int = Field(
+        default=6 * 3600,
+        ge=1,
+        description="A job run not finished after this long is cancelled and fails.",
+    )
+    poll_interval_s: float = Field(
+        default=10, gt=0, description="How often the launch asks for the job run's state."
+    )
+    tags: dict[str, str] = Field(
+        default_factory=dict, description="Tags of every job run, beside the run id and assets."
+    )
+
+    @field_validator("log_uri")
+    @classmethod
+    def _s3(cls, value: str) -> str | None:
+        return _s3_uri(value)
 
 
 class DuckDBConfig(_Section):
@@ -174,6 +391,17 @@ class ProjectConfig(_Section):
     duckdb: DuckDBConfig = Field(
         default_factory=DuckDBConfig, description="Resources of the `duckdb` engine."
     )
+    aws: AwsConfig = Field(
+        default_factory=AwsConfig, description="What `emr` and `emr-serverless` share."
+    )
+    emr: EmrConfig = Field(
+        default_factory=EmrConfig, description="The `emr` engine: its clusters and steps."
+    )
+    emr_serverless: EmrServerlessConfig = Field(
+        default_factory=EmrServerlessConfig,
+        alias="emr-serverless",
+        description="The `emr-serverless` engine: its application and job runs.",
+    )
 
 
 def parse_config(text: str, *, source: str) -> ProjectConfig:
@@ -209,10 +437,16 @@ def _describe(error: Any) -> str:
     return f"{where}: {message[:1].lower()}{message[1:]}, got {shown}"
 
 
+def _keys(model: Any) -> dict[str, FieldInfo]:
+    """A model's fields by the key the file uses (the alias, e.g. ``emr-serverless``)."""
+    fields = getattr(model, "model_fields", {})
+    return {field.alias or name: field for name, field in fields.items()}
+
+
 def _model_at(loc: tuple[str, ...]) -> type[BaseModel] | None:
     model: Any = ProjectConfig
     for part in loc:
-        field = getattr(model, "model_fields", {}).get(part)
+        field = _keys(model).get(part)
         if field is None:
             return None
         model = _model_of(field.annotation)
@@ -221,12 +455,12 @@ def _model_at(loc: tuple[str, ...]) -> type[BaseModel] | None:
 
 def _keys_at(loc: tuple[str, ...]) -> list[str]:
     model = _model_at(loc)
-    return list(model.model_fields) if model is not None else []
+    return list(_keys(model)) if model is not None else []
 
 
 def _expected(loc: tuple[str, ...]) -> str:
     parent = _model_at(loc[:-1])
-    field = parent.model_fields.get(loc[-1]) if parent is not None else None
+    field = _keys(parent).get(loc[-1]) if parent is not None else None
     if field is None:  # inside a table of strings (sources, Spark settings)
         return "a string"
     return _type_name(field.annotation)
@@ -274,7 +508,7 @@ def reference_markdown() -> str:
 
 
 def _fields(model: type[BaseModel], prefix: tuple[str, ...]) -> Iterator[tuple[str, FieldInfo]]:
-    for name, field in model.model_fields.items():
+    for name, field in _keys(model).items():
         inner = _model_of(field.annotation)
         path = (*prefix, name)
         if isinstance(inner, type) and issubclass(inner, BaseModel):

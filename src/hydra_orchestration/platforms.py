@@ -26,6 +26,7 @@ __all__ = [
 Backend = Literal["duckdb", "spark", "spark-connect"]
 Runs = Literal["in-process", "local", "remote"]
 Transport = Literal["none", "subprocess", "s3", "dbfs", "volumes"]
+SparkS3 = Literal["s3a", "cluster"]
 
 AWS_CREDENTIALS = ("ASCII_AWS_ACCESS_KEY_ID", "ASCII_AWS_SECRET_ACCESS_KEY")
 DATABRICKS_CREDENTIALS = ("DATABRICKS_HOST", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET")
@@ -39,8 +40,12 @@ class Platform:
     (a process on this machine) or ``remote`` (a cluster: its files must be on an object
     store). ``transport`` is how Dagster Pipes talks to the step. ``credentials`` are the
     environment variables it needs (names only; values are read at launch). ``spark_conf``
-    is the default under the project config's ``[spark.<name>]``. ``launcher`` is
-    ``module:Class`` of its launcher, None while this version has none.
+    is the default under the project config's ``[spark.<name>]``. ``spark_s3`` says who
+    makes Spark read ``s3://``: the step itself, through S3A pointed at the configured store
+    (``s3a``: a Spark of our own), or the cluster's own file system (``cluster``: EMRFS,
+    Databricks), which the step leaves alone. ``config_required`` are keys of the project
+    config the platform cannot run without. ``launcher`` is ``module:Class`` of its
+    launcher, None while this version has none.
     """
 
     name: str
@@ -50,6 +55,8 @@ class Platform:
     transport: Transport
     credentials: tuple[str, ...] = ()
     spark_conf: Mapping[str, str] = field(default_factory=dict)
+    spark_s3: SparkS3 = "s3a"
+    config_required: tuple[str, ...] = ()
     launcher: str | None = None
 
     @property
@@ -86,12 +93,30 @@ PLATFORMS: Mapping[str, Platform] = MappingProxyType(
             ),
             Platform(
                 name="emr",
-                description="an AWS EMR cluster, one Spark step per launch",
+                description="an AWS EMR cluster (one per launch, or a named one), one Spark "
+                "step per launch",
                 backend="spark",
                 runs="remote",
                 transport="s3",
                 credentials=AWS_CREDENTIALS,
                 spark_conf=MappingProxyType({"spark.sql.shuffle.partitions": "200"}),
+                spark_s3="cluster",
+                launcher="hydra_orchestration.launchers.emr:EMRLauncher",
+            ),
+            Platform(
+                name="emr-serverless",
+                description="an EMR Serverless job run on a configured application",
+                backend="spark",
+                runs="remote",
+                transport="s3",
+                credentials=AWS_CREDENTIALS,
+                spark_conf=MappingProxyType({"spark.sql.shuffle.partitions": "200"}),
+                spark_s3="cluster",
+                config_required=(
+                    "emr-serverless.application_id",
+                    "emr-serverless.execution_role_arn",
+                ),
+                launcher="hydra_orchestration.launchers.emr_serverless:EMRServerlessLauncher",
             ),
             Platform(
                 name="databricks",
@@ -100,6 +125,7 @@ PLATFORMS: Mapping[str, Platform] = MappingProxyType(
                 runs="remote",
                 transport="dbfs",
                 credentials=DATABRICKS_CREDENTIALS,
+                spark_s3="cluster",
             ),
         )
     }

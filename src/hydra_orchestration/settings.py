@@ -71,6 +71,8 @@ class Settings:
     config_path: str = "<packaged default>"
     s3: S3Options = field(default_factory=S3Options)  # endpoint and region; no credentials
     spark_jars: tuple[str, ...] = ()  # for the local Spark session (S3A)
+    config: ProjectConfig = field(default_factory=ProjectConfig)  # the checked file, whole
+    s3_root: str | None = None  # what {s3} stands for: s3://<bucket>/<prefix>
 
     def output_location(self, dataset: str) -> str:
         return f"{self.warehouse.rstrip('/')}/{dataset}"
@@ -78,6 +80,14 @@ class Settings:
     def spark_conf_for(self, engine: str) -> dict[str, str]:
         """The platform's default Spark settings, overridden by the config's [spark.<engine>]."""
         return {**platform(engine).spark_conf, **self.spark_conf.get(engine, {})}
+
+    def s3_location(self, location: str) -> str:
+        """An S3 location of the config (``{s3}/staging``) with ``{s3}`` resolved."""
+        if "{s3}" not in location:
+            return location
+        if self.s3_root is None:
+            raise SettingsError(f"location {location!r} needs an [s3] bucket")
+        return location.replace("{s3}", self.s3_root)
 
     @property
     def uses_s3(self) -> bool:
@@ -93,7 +103,7 @@ def load_settings(
     mode = _choice(environ, "SPARK_EXECUTION_MODE", EXECUTION_MODES, DEFAULT_MODE)
     path = config_path or _path_or_none(environ.get("HYDRA_CONFIG"))
     config, root, label = _read_config(path, cwd=cwd)
-    check_engine(engine, mode=mode, environ=environ)
+    check_engine(engine, mode=mode, environ=environ, config=config)
     mode_config = getattr(config.modes, mode)
     if mode_config is None:
         present = [name for name in EXECUTION_MODES if getattr(config.modes, name) is not None]
@@ -108,7 +118,10 @@ def load_settings(
         warehouse=locate(mode_config.warehouse),
         partitions=tuple(config.partitions.crawl_id),
         spark_conf=MappingProxyType(
-            {name: MappingProxyType(dict(conf)) for name, conf in config.spark.model_dump().items()}
+            {
+                name: MappingProxyType(dict(conf))
+                for name, conf in config.spark.model_dump(by_alias=True).items()
+            }
         ),
         duckdb=MappingProxyType(_duckdb_options(config.duckdb, root=root)),
         config_path=label,
@@ -118,6 +131,8 @@ def load_settings(
             path_style=config.s3.path_style,
         ),
         spark_jars=_jars(root / config.pyspark.jars),
+        config=config,
+        s3_root=s3_root,
     )
 
 
@@ -194,11 +209,14 @@ def child_environment(extra: Mapping[str, str]) -> dict[str, str]:
 
 def check_engine_override(engine: str, settings: Settings) -> None:
     """Check an engine chosen per run (run config) exactly like SPARK_PIPES_ENGINE."""
-    check_engine(engine, mode=settings.mode, environ=os.environ)
+    check_engine(engine, mode=settings.mode, environ=os.environ, config=settings.config)
 
 
-def check_engine(engine: str, *, mode: str, environ: Mapping[str, str]) -> None:
-    """Raise SettingsError if ``engine`` cannot run in ``mode`` with these credentials."""
+def check_engine(
+    engine: str, *, mode: str, environ: Mapping[str, str], config: ProjectConfig
+) -> None:
+    """Raise SettingsError if ``engine`` cannot run in ``mode`` with these credentials and
+    this config."""
     try:
         declared = platform(engine)
     except ValueError as exc:
@@ -218,6 +236,19 @@ def check_engine(engine: str, *, mode: str, environ: Mapping[str, str]) -> None:
             f"engine {engine!r} in mode {mode!r} needs credentials that are not set: "
             f"{', '.join(missing)}"
         )
+    unset = [key for key in declared.config_required if not _config_value(config, key)]
+    if unset:
+        raise SettingsError(
+            f"engine {engine!r} needs these keys of the project config, which are not set: "
+            f"{', '.join(unset)}"
+        )
+
+
+def _config_value(config: ProjectConfig, dotted: str) -> Any:
+    value: Any = config.model_dump(by_alias=True)
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def resolve_dagster_home(environ: Mapping[str, str], *, cwd: Path) -> Path:

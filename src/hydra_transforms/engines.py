@@ -14,7 +14,7 @@ import importlib.util
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -250,11 +250,11 @@ class DuckDBEngine(Engine):
 class SparkEngine(Engine):
     name = "pyspark"
 
-    def __init__(self, con: Any, *, s3: S3Options | None = None) -> None:
+    def __init__(self, con: Any, *, s3: S3Options | None = None, s3a: bool = True) -> None:
         super().__init__(con, s3=s3)
         for key, value in SPARK_SQL_CONF.items():  # also applied to sessions the caller built
             self.session.conf.set(key, value)
-        if s3 is not None:
+        if s3 is not None and s3a:
             # Into the Hadoop configuration, not the Spark conf: keys set there are not listed
             # with the session's settings; S3A file systems created from now on use them.
             context: Any = self.session.sparkContext
@@ -385,6 +385,7 @@ def connect(
     database: str = ":memory:",
     duckdb_config: Mapping[str, Any] | None = None,
     s3: S3Options | None = None,
+    spark_s3a: bool = True,
 ) -> Engine:
     """Connect to an engine by name: ``duckdb`` (in-process) or ``pyspark`` (a given session).
 
@@ -392,15 +393,15 @@ def connect(
     "8GB", "threads": 4, "temp_directory": "/scratch/duckdb"}``: beyond the memory limit
     DuckDB spills to the temporary directory instead of failing. ``s3`` says how to reach
     ``s3://`` locations (endpoint, region, credentials); without it only local paths work.
-    For Spark, the session also needs the S3A jars (``local_spark_session(s3=..., jars=...)``).
+    For Spark, the session also needs the S3A jars (``local_spark_session(s3=..., jars=...)``);
+    on a cluster whose own file system serves ``s3://`` (EMRFS, Databricks), ``spark_s3a=False``
+    leaves it alone and ``s3`` serves the manifests only.
     """
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
-    factory: dict[str, Callable[[], Any]] = {
-        "duckdb": lambda: _duckdb_connection(database, duckdb_config or {}, s3),
-        "pyspark": lambda: _spark_connection(spark),
-    }
-    return ENGINES[engine](factory[engine](), s3=s3)
+    if engine == "duckdb":
+        return DuckDBEngine(_duckdb_connection(database, duckdb_config or {}, s3), s3=s3)
+    if engine == "pyspark":
+        return SparkEngine(_spark_connection(spark), s3=s3, s3a=spark_s3a)
+    raise ValueError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
 
 
 def local_spark_session(

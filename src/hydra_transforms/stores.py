@@ -148,8 +148,9 @@ def is_remote(location: str | Path) -> bool:
     return "://" in str(location)
 
 
-def store_for(location: str | Path, s3: S3Options | None = None) -> Store:
-    """The store of a location: ``s3://bucket/prefix`` (or ``s3a://``) or a local path."""
+def store_for(location: str | Path, s3: S3Options | None = None, *, client: Any = None) -> Store:
+    """The store of a location: ``s3://bucket/prefix`` (or ``s3a://``) or a local path;
+    ``client``, a boto3 S3 client to use instead of one made from ``s3``."""
     text = str(location)
     scheme, sep, rest = text.partition("://")
     if not sep:
@@ -157,7 +158,7 @@ def store_for(location: str | Path, s3: S3Options | None = None) -> Store:
     if scheme not in ("s3", "s3a"):
         raise ValueError(f"{text}: unsupported location scheme {scheme!r}; use s3:// or a path")
     bucket, _, prefix = rest.partition("/")
-    return S3Store(bucket, prefix.strip("/"), s3 or S3Options())
+    return S3Store(bucket, prefix.strip("/"), s3 or S3Options(), client=client)
 
 
 def _holder(info: dict[str, Any]) -> str:

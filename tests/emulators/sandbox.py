@@ -1,10 +1,14 @@
-"""`make sandbox`: the Dagster UI on the S3 execution mode, with a local S3 — no cloud account.
+"""`make sandbox`: the Dagster UI on the S3 execution mode, with a local S3 and a local EMR —
+no cloud account.
 
-Starts the local S3 server (moto) on 127.0.0.1, uploads the committed sample to it with
-`hydra upload-sample`, writes a project config that points the S3 modes at it
-(``.sandbox/hydra.toml``), and serves the UI (``python -m hydra_orchestration.dev``, what
-`make start` runs) with ``SPARK_EXECUTION_MODE=small_dev_sample_s3``. Every engine that can
-read S3 works there (duckdb, pyspark). Ctrl-C stops everything.
+Starts the local S3 server (moto) on 127.0.0.1 and the offline EMR on it (``LocalEMR``: EMR
+clusters and steps, an EMR Serverless application, CloudWatch Logs), uploads the committed
+sample with `hydra upload-sample`, writes a project config that points the S3 modes and the
+``emr`` / ``emr-serverless`` engines at them (``.sandbox/hydra.toml``), and serves the UI
+(``python -m hydra_orchestration.dev``, what `make start` runs) with
+``SPARK_EXECUTION_MODE=small_dev_sample_s3``. Every engine that can read S3 works there
+(duckdb, pyspark, emr, emr-serverless): pick one per run with the launchpad's run config
+(``ops: {example_transforms: {config: {engine: emr}}}``). Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -15,14 +19,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.emulators.emr import ACCOUNT_ID, LocalEMR
 from tests.emulators.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY, LocalS3
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "hydra-sandbox"
 
 
-def config_text(endpoint_url: str) -> str:
+def config_text(endpoint_url: str, application_id: str) -> str:
     sample = ROOT / "data" / "sample"
+    role = f"arn:aws:iam::{ACCOUNT_ID}:role/hydra-emr-serverless"
     return f"""\
 # Written by `make sandbox`: the S3 modes on the local S3 server at {endpoint_url}.
 [partitions]
@@ -48,6 +54,18 @@ crawl_records = "{{s3}}/sample/crawl_records"
 
 [pyspark]
 jars = "{ROOT / ".cache" / "spark-jars"}"
+
+[aws]
+endpoint_urls = {{ emr = "{endpoint_url}", emr-serverless = "{endpoint_url}", logs = "{endpoint_url}" }}
+
+[emr]
+poll_interval_s = 1
+logs_wait_s = 10
+
+[emr-serverless]
+application_id = "{application_id}"
+execution_role_arn = "{role}"
+poll_interval_s = 1
 """
 
 
@@ -58,10 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     home = ROOT / ".sandbox"
     home.mkdir(exist_ok=True)
     s3 = LocalS3().start()
+    emr = LocalEMR(s3, phase_s=1.0).start()
     try:
         s3.bucket(BUCKET)
+        application_id = emr.client("emr-serverless").create_application(
+            name="hydra-sandbox", releaseLabel="emr-7.5.0", type="SPARK"
+        )["applicationId"]
         config = home / "hydra.toml"
-        config.write_text(config_text(s3.endpoint_url))
+        config.write_text(config_text(s3.endpoint_url, application_id))
         environ = {
             **os.environ,
             "HYDRA_CONFIG": str(config),
@@ -73,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         hydra = [sys.executable, "-m", "hydra_transforms.cli"]
         subprocess.run([*hydra, "upload-sample"], env=environ, cwd=ROOT, check=True)
         print(
-            f"local S3: {s3.endpoint_url} (bucket {BUCKET}, key {ACCESS_KEY_ID}); config: {config}",
+            f"local S3: {s3.endpoint_url} (bucket {BUCKET}, key {ACCESS_KEY_ID}); local EMR on the"
+            f" same endpoint (EMR Serverless application {application_id}); config: {config}",
             flush=True,
         )
         ui = [sys.executable, "-m", "hydra_orchestration.dev", "--port", str(args.port)]
@@ -81,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
+        emr.stop()  # terminates what is still running
         s3.stop()
 
 

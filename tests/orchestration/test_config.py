@@ -68,6 +68,31 @@ def _load(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
             LOCAL + "[duckdb]\nthreads = 0\n",
             "duckdb.threads: input should be greater than or equal to 1, got 0 (int)",
         ),
+        # The cloud sections: a misspelt service, a bad URI, an impossible cluster
+        (
+            LOCAL + '[aws.endpoint_urls]\nec2 = "http://127.0.0.1:5000"\n',
+            "aws.endpoint_urls: unknown service 'ec2'; valid: emr, emr-serverless, logs",
+        ),
+        (
+            LOCAL + '[emr]\nlog_uri = "s3:/bucket/logs"\n',
+            "emr.log_uri: expected s3://bucket/prefix or {s3}/prefix, got 's3:/bucket/logs'",
+        ),
+        (
+            LOCAL + '[emr.primary]\ninstance_types = ["m6i.xlarge"]\non_demand = 3\n',
+            "emr: primary: a cluster has one primary node (on_demand = 1 or spot = 1)",
+        ),
+        (
+            LOCAL + '[emr.task]\ninstance_types = ["m6i.xlarge"]\nallocation = "cheap"\n',
+            "emr.task.allocation: unknown key; did you mean 'allocation_strategy'?",
+        ),
+        (
+            LOCAL + "[emr.scaling]\nminimum = 8\nmaximum = 4\n",
+            "emr.scaling: minimum (8) is above maximum (4)",
+        ),
+        (
+            LOCAL + '[emr-serverles]\napplication_id = "00abc"\n',
+            "emr-serverles: unknown key; did you mean 'emr-serverless'?",
+        ),
     ],
 )
 def test_bad_config_is_refused_naming_the_key(tmp_path: Path, text: str, message: str) -> None:
@@ -121,3 +146,28 @@ def test_the_docs_list_every_key_of_the_schema() -> None:
     assert block.group(1) == reference_markdown(), (
         "regenerate it: python -m hydra_orchestration.config"
     )
+
+
+def test_a_platform_without_its_required_config_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "hydra.toml"
+    path.write_text(
+        LOCAL + '[s3]\nbucket = "b"\n[modes.small_dev_sample_s3]\nwarehouse = "{s3}/w"\n'
+    )
+    environ = {
+        "HYDRA_CONFIG": str(path),
+        "SPARK_PIPES_ENGINE": "emr-serverless",
+        "SPARK_EXECUTION_MODE": "small_dev_sample_s3",
+        "ASCII_AWS_ACCESS_KEY_ID": "key",
+        "ASCII_AWS_SECRET_ACCESS_KEY": "secret",
+    }
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ, cwd=PROJECT_ROOT)
+    assert str(caught.value) == (
+        "engine 'emr-serverless' needs these keys of the project config, which are not set: "
+        "emr-serverless.application_id, emr-serverless.execution_role_arn"
+    )
+    path.write_text(
+        path.read_text()
+        + '[emr-serverless]\napplication_id = "00abc"\nexecution_role_arn = "arn:aws:iam::1:role/r"\n'
+    )
+    assert load_settings(environ, cwd=PROJECT_ROOT).config.emr_serverless.application_id == "00abc"

@@ -1,4 +1,5 @@
-"""`make sandbox`: the UI on the S3 mode with the sample on a local S3 server, no account."""
+"""`make sandbox`: the UI on the S3 mode with the sample on a local S3 server and the offline
+EMR, no account."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.request
 from pathlib import Path
 
+import boto3
 import pytest
 
 from tests.conftest import PROJECT_ROOT
@@ -44,6 +47,17 @@ def test_the_sandbox_serves_the_s3_mode_with_the_sample_uploaded(tmp_path: Path)
                 time.sleep(1)
         assets = {"/".join(n["assetKey"]["path"]) for n in graphql(url, ASSETS)["assetNodes"]}
         assert {"seed_nodes", "crawl_records", "edges", "graph_aggr"} <= assets
+        # The offline EMR answers where the config says, with the configured application.
+        config = tomllib.loads((PROJECT_ROOT / ".sandbox" / "hydra.toml").read_text())
+        serverless = boto3.client(
+            "emr-serverless",
+            endpoint_url=config["aws"]["endpoint_urls"]["emr-serverless"],
+            region_name="us-east-1",
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",
+        )
+        applications = serverless.list_applications()["applications"]
+        assert [a["id"] for a in applications] == [config["emr-serverless"]["application_id"]]
     finally:
         os.killpg(sandbox.pid, signal.SIGTERM)
         sandbox.wait(timeout=60)

@@ -41,7 +41,7 @@ def test_defaults_need_nothing_and_point_at_the_sample() -> None:
     [
         (
             {"SPARK_PIPES_ENGINE": "spark"},
-            "SPARK_PIPES_ENGINE='spark' is not valid; valid values: pyspark, duckdb, emr, databricks",
+            "SPARK_PIPES_ENGINE='spark' is not valid; valid values: pyspark, duckdb, emr, emr-serverless, databricks",
         ),
         (
             {"SPARK_EXECUTION_MODE": "prod"},

@@ -16,7 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 import dagster as dg
 
@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 StepResult = dg.MaterializeResult | dg.AssetCheckResult
+R = TypeVar("R", bound=dg.PipesMessageReader)
 
 
 @dataclass(frozen=True)
@@ -81,35 +82,45 @@ def results_for(outcome: StepOutcome) -> list[StepResult]:
 class PipesLauncher(ABC):
     """A launcher that reaches its engine through Dagster Pipes.
 
-    Subclasses give the transport (``context_injector``, ``message_reader``) and
+    Subclasses give the transport (:meth:`transport`, fresh for each launch) and
     :meth:`run_step`, which starts the step on the platform, waits for it, and raises
     :class:`StepFailed` if it did not finish. Outcomes travel as custom messages and become
     Dagster results here, in :func:`results_for` — not as Pipes materializations, which
     Dagster would drop whole when the process fails, or fill in for assets that reported
-    nothing.
+    nothing. A step that ended without ever opening Pipes (it never reached the entrypoint)
+    fails the launch, saying so.
     """
-
-    context_injector: dg.PipesContextInjector
-    message_reader: dg.PipesMessageReader
 
     def launch(self, context: dg.AssetExecutionContext, request: StepRequest) -> LaunchReport:
         failure = None
         request = self.prepare(request)
+        context_injector, message_reader = self.transport(request)
         with dg.open_pipes_session(
             context=context.op_execution_context,
-            context_injector=self.context_injector,
-            message_reader=self.message_reader,
+            context_injector=context_injector,
+            message_reader=message_reader,
             extras={"step": request.to_dict()},
         ) as session:
             try:
                 self.run_step(context, session, request)
             except StepFailed as exc:
                 failure = str(exc)
+        if failure is None and not session.message_handler.received_opened_message:
+            failure = (
+                "the step ended without opening Dagster Pipes: it never reached the project's "
+                "entrypoint, or could not read the Pipes context (see the step's logs)"
+            )
         return _report(session.get_custom_messages(), failure)
 
     def prepare(self, request: StepRequest) -> StepRequest:
         """The request as this platform's step needs it (e.g. with its own Spark settings)."""
         return request
+
+    @abstractmethod
+    def transport(
+        self, request: StepRequest
+    ) -> tuple[dg.PipesContextInjector, dg.PipesMessageReader]:
+        """This launch's Pipes context injector and message reader."""
 
     @abstractmethod
     def run_step(
@@ -118,7 +129,7 @@ class PipesLauncher(ABC):
         """Start the step with the session's bootstrap parameters and wait for it to end."""
 
 
-def single_writer(reader: type[dg.PipesMessageReader]) -> type[dg.PipesMessageReader]:
+def single_writer(reader: type[R]) -> type[R]:
     """``reader`` answering ``expected_writer_count`` itself.
 
     Dagster 1.13's own message handler reads that property for every session, and the base
@@ -133,7 +144,7 @@ def single_writer(reader: type[dg.PipesMessageReader]) -> type[dg.PipesMessageRe
             return 1
 
     SingleWriter.__name__ = SingleWriter.__qualname__ = reader.__name__
-    return SingleWriter
+    return cast("type[R]", SingleWriter)
 
 
 def _report(messages: Sequence[Any], failure: str | None) -> LaunchReport:

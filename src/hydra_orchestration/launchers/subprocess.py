@@ -29,8 +29,11 @@ STOP_TIMEOUT_S = 60
 class PySparkSubprocessLauncher(PipesLauncher):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.context_injector = dg.PipesTempFileContextInjector()
-        self.message_reader = single_writer(dg.PipesTempFileMessageReader)()
+
+    def transport(
+        self, request: StepRequest
+    ) -> tuple[dg.PipesContextInjector, dg.PipesMessageReader]:
+        return dg.PipesTempFileContextInjector(), single_writer(dg.PipesTempFileMessageReader)()
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", ENTRYPOINT, "--transport", "subprocess"]

@@ -6,9 +6,11 @@ materialization or error) as one message, so that whatever happens later, Dagste
 was done.
 
 The same module runs in a local subprocess, as an EMR step and as a Databricks task: the
-Pipes transport is a command-line argument (``--transport subprocess``). It imports
-dagster-pipes, pyspark and hydra_transforms — never dagster itself, which the clusters do
-not have.
+Pipes transport is a command-line argument (``--transport subprocess`` or ``s3``), and so
+are Pipes' own parameters where a platform cannot set environment variables
+(``--dagster-pipes-context``, ``--dagster-pipes-messages``: Pipes' documented CLI form). It
+imports dagster-pipes, pyspark and hydra_transforms — never dagster itself, which the
+clusters do not have.
 """
 
 from __future__ import annotations
@@ -19,17 +21,26 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dagster_pipes import PipesContext, open_dagster_pipes
+from dagster_pipes import (
+    DAGSTER_PIPES_CONTEXT_CLI_ARGUMENT,
+    DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT,
+    PipesCliArgsParamsLoader,
+    PipesContext,
+    PipesEnvVarParamsLoader,
+    PipesS3ContextLoader,
+    PipesS3MessageWriter,
+    open_dagster_pipes,
+)
 
-from hydra_orchestration.platforms import TRANSPORTS
+from hydra_orchestration.platforms import TRANSPORTS, platform
 from hydra_orchestration.remote.lifetime import die_with_parent
 from hydra_orchestration.remote.step import OUTCOME, STARTED, StepOutcome, StepRequest, run_step
 from hydra_transforms.engines import connect, local_spark_session
 from hydra_transforms.errors import Interrupted, interrupt_on_signals
-from hydra_transforms.stores import S3Options
+from hydra_transforms.stores import S3Options, s3_client
 
 # The transports this version's entrypoint speaks (platforms.TRANSPORTS lists all declared).
-SUPPORTED = ("subprocess",)
+SUPPORTED = ("subprocess", "s3")
 
 
 def spark_session(conf: Mapping[str, str]) -> Any:
@@ -56,10 +67,13 @@ def run(pipes: PipesContext) -> None:
     session = spark_session(request.spark_conf)
     pipes.log.info(f"spark session ready in {time.perf_counter() - started:.1f}s")
     # After the session start: PySpark installs a SIGINT handler of its own, replaced here.
+    # On a cluster with its own S3 file system (EMRFS), Spark's S3 is the cluster's business.
+    s3a = platform(request.engine).spark_s3 == "s3a"
+    s3 = S3Options(**request.s3) if request.s3 else None
     with interrupt_on_signals():
         run_step(
             request,
-            connect("pyspark", spark=session, s3=S3Options(**request.s3) if request.s3 else None),
+            connect("pyspark", spark=session, s3=s3, spark_s3a=s3a),
             report=lambda outcome: _report(pipes, outcome),
             starting=lambda name: pipes.report_custom_message({STARTED: name}),
         )
@@ -75,15 +89,47 @@ def _report(pipes: PipesContext, outcome: StepOutcome) -> None:
         pipes.log.error(f"{outcome.transform}: {outcome.error or outcome.summary}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def pipes_arguments(argv: Sequence[str]) -> dict[str, Any]:
+    """How this process talks to Dagster, from its command line: the transport's loader and
+    writer, and Pipes' parameters from the command line if given there, else the
+    environment."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--transport", choices=TRANSPORTS, default="subprocess")
+    parser.add_argument("--region", help="the region of the s3 transport's bucket")
+    parser.add_argument("--endpoint-url", help="an S3-compatible endpoint (unset: AWS)")
+    parser.add_argument("--path-style", action="store_true", help="path-style S3 addressing")
+    parser.add_argument(
+        "--message-interval", type=float, default=10.0, help="seconds between message uploads"
+    )
+    # Pipes' own CLI parameters, read by its loader: accepted here so they are not errors.
+    parser.add_argument(DAGSTER_PIPES_CONTEXT_CLI_ARGUMENT)
+    parser.add_argument(DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT)
     args = parser.parse_args(argv)
     if args.transport not in SUPPORTED:
         parser.error(f"transport {args.transport!r} is not in this version; use {SUPPORTED}")
+    loader = PipesCliArgsParamsLoader() if args.dagster_pipes_context else PipesEnvVarParamsLoader()
+    if args.transport == "s3":
+        # Credentials: the cluster's own (its instance role), never passed by the launcher.
+        client = s3_client(
+            S3Options(
+                endpoint_url=args.endpoint_url,
+                region=args.region or S3Options.region,
+                path_style=args.path_style,
+            )
+        )
+        return {
+            "params_loader": loader,
+            "context_loader": PipesS3ContextLoader(client),
+            "message_writer": PipesS3MessageWriter(client, interval=args.message_interval),
+        }
+    return {"params_loader": loader}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    pipes_options = pipes_arguments(sys.argv[1:] if argv is None else argv)
     die_with_parent()
     try:
-        with open_dagster_pipes() as pipes:
+        with open_dagster_pipes(**pipes_options) as pipes:
             run(pipes)
     except Interrupted as exc:  # staging is gone, jobs cancelled: report how it ended
         print(f"hydra step: {exc}", file=sys.stderr)

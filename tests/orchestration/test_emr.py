@@ -1,0 +1,498 @@
+"""emr and emr-serverless through Dagster, against the offline EMR (tests/emulators/emr.py):
+the real boto3 over HTTP to moto's server, whose clusters and job runs a local data plane
+drives — bootstrap actions install the shipped bundle, steps run spark-submit on the local S3.
+
+Every launch must end with its cluster terminated (or its job run ended) and nothing secret in
+any request; each failure must end as a failed Dagster step naming its cause.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from hydra_orchestration.definitions import PIPELINE_JOB, build_definitions
+from hydra_orchestration.launchers.aws import aws_clients
+from hydra_orchestration.launchers.emr import EMRLauncher
+from hydra_orchestration.launchers.emr_serverless import EMRServerlessLauncher
+from hydra_orchestration.settings import Settings
+from hydra_transforms.example import registry as example
+from hydra_transforms.storage import read_arrow
+from tests.conftest import PROJECT_ROOT
+from tests.emulators.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY
+from tests.orchestration.cloud import BUCKET, PARTITION, S3Project, local_outputs, s3_project
+from tests.orchestration.conftest import failure_messages
+
+pytestmark = [pytest.mark.emr, pytest.mark.s3]
+
+LAUNCHERS = {"emr": EMRLauncher, "emr-serverless": EMRServerlessLauncher}
+ENDED = {"TERMINATED", "TERMINATED_WITH_ERRORS"}
+
+
+def _sections(endpoint: str, application_id: str, role: str) -> str:
+    return f"""
+[aws]
+endpoint_urls = {{ emr = "{endpoint}", emr-serverless = "{endpoint}", logs = "{endpoint}" }}
+[emr]
+poll_interval_s = 0.2
+logs_wait_s = 5
+[emr.task]
+instance_types = ["m6i.xlarge", "m5.xlarge"]
+spot = 4
+[emr.scaling]
+minimum = 3
+maximum = 12
+maximum_on_demand = 3
+[emr.tags]
+team = "data"
+[emr-serverless]
+application_id = "{application_id}"
+execution_role_arn = "{role}"
+poll_interval_s = 0.2
+[spark.emr]
+"spark.sql.shuffle.partitions" = "1"
+[spark.emr-serverless]
+"spark.sql.shuffle.partitions" = "1"
+"""
+
+
+@pytest.fixture(scope="module")
+def project(local_s3: Any, local_emr: Any, tmp_path_factory: pytest.TempPathFactory) -> S3Project:
+    from tests.emulators.emr import ACCOUNT_ID
+
+    application = local_emr.client("emr-serverless").create_application(
+        name="hydra", releaseLabel="emr-7.5.0", type="SPARK"
+    )["applicationId"]
+    role = f"arn:aws:iam::{ACCOUNT_ID}:role/hydra-job-runs"
+    sections = _sections(local_emr.endpoint_url, application, role)
+    return s3_project(local_s3, tmp_path_factory.mktemp("emrproject"), sections=sections)
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return local_outputs(tmp_path_factory.mktemp("local"))
+
+
+@pytest.fixture
+def faults(local_emr: Any) -> Iterator[Any]:
+    """The emulator's faults, cleared after the test."""
+    from tests.emulators.emr import Faults
+
+    yield local_emr.faults
+    local_emr.faults = Faults()
+
+
+class Recorder:
+    """The launchers' boto3 clients, recording every call: operation and parameters, and the
+    body each request sent."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.make = aws_clients(settings)
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        self.bodies: list[bytes] = []
+
+    def __call__(self, service: str) -> Any:
+        client = self.make(service)
+
+        def call(model: Any, params: dict[str, Any], **_: Any) -> None:
+            self.calls.append((service, model.name, params))
+
+        def send(request: Any, **_: Any) -> None:
+            body = request.body
+            self.bodies.append(body if isinstance(body, bytes) else str(body or "").encode())
+
+        client.meta.events.register("before-parameter-build", call)
+        client.meta.events.register("before-send", send)
+        return client
+
+    def params(self, operation: str) -> list[dict[str, Any]]:
+        return [params for _, name, params in self.calls if name == operation]
+
+
+def _run(
+    project: S3Project,
+    engine: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    emr: dict[str, Any] | None = None,
+    run_config: dict[str, Any] | None = None,
+) -> tuple[dg.ExecuteInProcessResult, Recorder, Settings, dg.DagsterInstance]:
+    for name, value in project.environ.items():
+        monkeypatch.setenv(name, value)  # read at launch, as in a real run
+    settings = project.settings(engine, tmp_path)
+    if emr:
+        config = settings.config.model_copy(
+            update={"emr": settings.config.emr.model_copy(update=emr)}
+        )
+        settings = dataclasses.replace(settings, config=config)
+    recorder = Recorder(settings)
+    launchers = {name: cls(settings, clients=recorder) for name, cls in LAUNCHERS.items()}
+    instance = dg.DagsterInstance.ephemeral()
+    job = build_definitions(settings, launchers=launchers).resolve_job_def(PIPELINE_JOB)
+    result = job.execute_in_process(
+        instance=instance,
+        partition_key=PARTITION,
+        raise_on_error=False,
+        run_config=run_config or {},
+    )
+    return result, recorder, settings, instance
+
+
+def _no_secret_sent(recorder: Recorder, instance: dg.DagsterInstance, run_id: str) -> None:
+    sent = (
+        b"\n".join(recorder.bodies)
+        + json.dumps([params for _, _, params in recorder.calls], default=str).encode()
+    )
+    assert SECRET_ACCESS_KEY.encode() not in sent
+    assert ACCESS_KEY_ID.encode() not in sent  # (it signs requests: in a header, never a body)
+    logs = "\n".join(str(record) for record in instance.all_logs(run_id))
+    assert SECRET_ACCESS_KEY not in logs
+    assert ACCESS_KEY_ID not in logs
+
+
+def _staging_is_empty_of_pipes(local_s3: Any, project: S3Project) -> None:
+    listed = local_s3.client().list_objects_v2(
+        Bucket=BUCKET, Prefix=f"{project.directory.name}/staging/pipes/"
+    )
+    assert listed.get("KeyCount", 0) == 0, [o["Key"] for o in listed.get("Contents", [])]
+
+
+def _clusters(recorder: Recorder) -> list[str]:
+    """The clusters this run started (from the launcher's own calls' answers: their ids are
+    in the steps and terminations it asked for)."""
+    return [ids for params in recorder.params("TerminateJobFlows") for ids in params["JobFlowIds"]]
+
+
+@pytest.mark.pyspark
+@pytest.mark.parametrize("engine", ["emr", "emr-serverless"])
+def test_the_example_materializes_on_emr_equal_to_the_local_run(
+    engine: str,
+    project: S3Project,
+    local: Path,
+    local_s3: Any,
+    local_emr: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    result, recorder, settings, instance = _run(project, engine, tmp_path, monkeypatch)
+    assert result.success, failure_messages(result)
+    materialized = {
+        e.materialization.asset_key.to_user_string()
+        for e in result.get_asset_materialization_events()
+    }
+    assert materialized == {t.name for t in example.transforms}
+    checks = {e.asset_key.to_user_string(): e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {t.name: True for t in example.transforms}
+    for transform in example.transforms:
+        on_s3 = read_arrow(settings.output_location(transform.name), local_s3.options())
+        here = read_arrow(local / transform.name)
+        assert sorted(map(str, on_s3.to_pylist())) == sorted(map(str, here.to_pylist()))
+    _no_secret_sent(recorder, instance, result.run_id)
+    _staging_is_empty_of_pipes(local_s3, project)
+    if engine == "emr":
+        (flow,) = recorder.params("RunJobFlow")
+        (cluster,) = _clusters(recorder)
+        assert local_emr.cluster_states()[cluster] in ENDED | {"TERMINATING"}
+        _the_cluster_has_the_configured_shape(flow, settings, result.run_id)
+    else:
+        (run,) = recorder.params("StartJobRun")
+        assert run["executionTimeoutMinutes"] == 360
+        assert "--py-files s3://" in run["jobDriver"]["sparkSubmit"]["sparkSubmitParameters"]
+        states = local_emr.job_run_states()
+        assert [states[key] for key in states if key.startswith(run["applicationId"])][
+            -1
+        ] == "SUCCESS"
+
+
+def _the_cluster_has_the_configured_shape(
+    flow: dict[str, Any], settings: Settings, run_id: str
+) -> None:
+    fleets = {f["InstanceFleetType"]: f for f in flow["Instances"]["InstanceFleets"]}
+    assert fleets["MASTER"]["TargetOnDemandCapacity"] == 1
+    assert fleets["CORE"]["TargetOnDemandCapacity"] == 2
+    task = fleets["TASK"]
+    assert (task["TargetSpotCapacity"], task["TargetOnDemandCapacity"]) == (4, 0)
+    assert task["LaunchSpecifications"]["SpotSpecification"] == {
+        "TimeoutDurationMinutes": 10,
+        "TimeoutAction": "SWITCH_TO_ON_DEMAND",
+        "AllocationStrategy": "price-capacity-optimized",
+    }
+    assert flow["ManagedScalingPolicy"]["ComputeLimits"] == {
+        "UnitType": "InstanceFleetUnits",
+        "MinimumCapacityUnits": 3,
+        "MaximumCapacityUnits": 12,
+        "MaximumOnDemandCapacityUnits": 3,
+    }
+    assert flow["AutoTerminationPolicy"] == {"IdleTimeout": 900}
+    assert flow["Instances"]["KeepJobFlowAliveWhenNoSteps"] is False
+    assert flow["LogUri"] == f"s3://{BUCKET}/{Path(settings.config_path).parent.name}/logs/emr/"
+    tags = {t["Key"]: t["Value"] for t in flow["Tags"]}
+    assert tags["dagster/run-id"] == run_id
+    assert tags["hydra/execution-mode"] == "small_dev_sample_s3"
+    assert tags["hydra/project"] == "hydra_transforms.example"
+    assert tags["team"] == "data"
+    assert set(tags["hydra/assets"].split(",")) == {t.name for t in example.transforms}
+    (bootstrap,) = flow["BootstrapActions"]
+    assert bootstrap["ScriptBootstrapAction"]["Path"].endswith("/bootstrap.sh")
+    (step,) = flow["Steps"]
+    assert step["ActionOnFailure"] == "TERMINATE_CLUSTER"
+    args = step["HadoopJarStep"]["Args"]
+    assert args[:3] == ["spark-submit", "--deploy-mode", "client"]
+    assert "spark.sql.shuffle.partitions=1" in args
+    assert "--dagster-pipes-context" in args
+    assert not any(jar in " ".join(args) for jar in ("hadoop-aws", "spark.jars"))  # EMR's own S3
+
+
+@pytest.mark.parametrize(
+    ("engine", "fault", "expected"),
+    [
+        (
+            "emr",
+            {
+                "step_command": [
+                    sys.executable,
+                    "-c",
+                    "import sys; sys.exit('boom: no transform ran')",
+                ]
+            },
+            ["EMR step", "FAILED", "boom: no transform ran"],
+        ),
+        (
+            "emr",
+            {"bootstrap_error": "pip: no matching distribution for ibis-framework==12.0.0"},
+            ["before step", "BOOTSTRAP_FAILURE", "no matching distribution for ibis-framework"],
+        ),
+        (
+            "emr",
+            {"step_command": ["true"]},
+            ["the step ended without opening Dagster Pipes"],
+        ),
+        (
+            "emr-serverless",
+            {
+                "step_command": [
+                    sys.executable,
+                    "-c",
+                    "import sys; sys.exit('boom: no transform ran')",
+                ]
+            },
+            ["EMR Serverless job run", "FAILED", "boom: no transform ran"],
+        ),
+        (
+            "emr-serverless",
+            {"step_command": ["true"]},
+            ["the step ended without opening Dagster Pipes"],
+        ),
+    ],
+    ids=[
+        "failed-step",
+        "bootstrap-failure",
+        "never-opens-pipes",
+        "failed-job-run",
+        "job-run-never-opens-pipes",
+    ],
+)
+def test_a_failed_launch_fails_the_step_naming_its_cause_and_leaves_no_compute(
+    engine: str,
+    fault: dict[str, Any],
+    expected: list[str],
+    project: S3Project,
+    local_s3: Any,
+    local_emr: Any,
+    faults: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in fault.items():
+        setattr(faults, name, value)
+    result, recorder, _, instance = _run(project, engine, tmp_path, monkeypatch)
+    assert not result.success
+    message = "\n".join(failure_messages(result).values())
+    for text in expected:
+        assert text in message
+    assert not result.get_asset_materialization_events()
+    _no_secret_sent(recorder, instance, result.run_id)
+    _staging_is_empty_of_pipes(local_s3, project)
+    if engine == "emr":
+        (cluster,) = _clusters(recorder)
+        _ends(local_emr, cluster)
+    else:
+        assert not local_emr.processes()
+
+
+def _ends(local_emr: Any, cluster: str, within_s: float = 20.0) -> None:
+    deadline = time.monotonic() + within_s
+    while local_emr.cluster_states()[cluster] not in ENDED:
+        assert time.monotonic() < deadline, local_emr.cluster_states()[cluster]
+        time.sleep(0.1)
+    assert not [label for label in local_emr.processes() if label.startswith(cluster)]
+
+
+def test_a_launch_past_its_timeout_fails_and_terminates_its_cluster(
+    project: S3Project,
+    local_emr: Any,
+    faults: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    faults.step_delay_s = 60
+    started = time.monotonic()
+    result, recorder, _, _ = _run(project, "emr", tmp_path, monkeypatch, emr={"timeout_s": 3})
+    assert time.monotonic() - started < 40
+    assert not result.success
+    message = "\n".join(failure_messages(result).values())
+    assert "did not finish within 3 s (raise [emr] timeout_s to wait longer)" in message
+    (cluster,) = _clusters(recorder)
+    _ends(local_emr, cluster)
+
+
+@pytest.mark.pyspark
+def test_mixed_launches_and_a_step_longer_than_botocores_waiter_budget(
+    project: S3Project,
+    local: Path,
+    local_s3: Any,
+    local_emr: Any,
+    faults: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The transforms next to the sources run on DuckDB in the Dagster process, the rest on
+    EMR, in one run. The EMR step takes more polls than botocore's EMR waiters allow (60
+    attempts): a launcher bound by them would fail; this one waits, up to its own limit."""
+    first = [t.name for t in example.transforms[:2]]
+    faults.step_delay_s = 3.0
+    result, recorder, settings, _ = _run(
+        project,
+        "emr",
+        tmp_path,
+        monkeypatch,
+        emr={"poll_interval_s": 0.03},
+        run_config={
+            "ops": {"example_transforms": {"config": {"engines": dict.fromkeys(first, "duckdb")}}}
+        },
+    )
+    assert result.success, failure_messages(result)
+    (flow,) = recorder.params("RunJobFlow")
+    step_args = flow["Steps"][0]["HadoopJarStep"]["Args"]
+    assert not any(name in flow["Steps"][0]["Name"] for name in first), step_args
+    assert len(recorder.params("DescribeStep")) > 60
+    for transform in example.transforms:
+        on_s3 = read_arrow(settings.output_location(transform.name), local_s3.options())
+        here = read_arrow(local / transform.name)
+        assert sorted(map(str, on_s3.to_pylist())) == sorted(map(str, here.to_pylist()))
+    (cluster,) = _clusters(recorder)
+    _ends(local_emr, cluster)
+
+
+@pytest.mark.pyspark
+def test_steps_on_a_named_cluster_install_the_bundle_and_leave_it_running(
+    project: S3Project,
+    local_emr: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    emr = local_emr.client("emr")
+    cluster = emr.run_job_flow(
+        Name="team cluster",
+        ReleaseLabel="emr-7.5.0",
+        LogUri=f"s3://{BUCKET}/{project.directory.name}/logs/emr/",
+        Applications=[{"Name": "Spark"}],
+        Instances={
+            "KeepJobFlowAliveWhenNoSteps": True,
+            "InstanceCount": 1,
+            "MasterInstanceType": "m6i.xlarge",
+        },
+        JobFlowRole="EMR_EC2_DefaultRole",
+        ServiceRole="EMR_DefaultRole",
+    )["JobFlowId"]
+    try:
+        result, recorder, _, _ = _run(
+            project, "emr", tmp_path, monkeypatch, emr={"cluster_id": cluster}
+        )
+        assert result.success, failure_messages(result)
+        assert not recorder.params("RunJobFlow")
+        assert not recorder.params("TerminateJobFlows")
+        steps = emr.list_steps(ClusterId=cluster)["Steps"]
+        assert [s["Status"]["State"] for s in reversed(steps)] == ["COMPLETED", "COMPLETED"]
+        assert local_emr.cluster_states()[cluster] == "WAITING"
+    finally:
+        emr.terminate_job_flows(JobFlowIds=[cluster])
+
+
+SCRIPT = """
+import sys
+import dagster as dg
+from hydra_orchestration.definitions import PIPELINE_JOB, build_definitions
+from hydra_orchestration.settings import settings_from_environment
+
+job = build_definitions(settings_from_environment()).resolve_job_def(PIPELINE_JOB)
+result = job.execute_in_process(partition_key=sys.argv[1], raise_on_error=False)
+print("success" if result.success else "failed", flush=True)
+"""
+
+
+def test_an_interrupted_run_terminates_its_cluster(
+    project: S3Project, local_emr: Any, faults: Any, tmp_path: Path
+) -> None:
+    faults.step_delay_s = 120
+    before = set(local_emr.cluster_states())
+    environ = {
+        **os.environ,
+        **project.environ,
+        "SPARK_PIPES_ENGINE": "emr",
+        "SPARK_EXECUTION_MODE": "small_dev_sample_s3",
+        "DAGSTER_HOME": str(tmp_path),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, PARTITION],
+        cwd=PROJECT_ROOT,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        cluster = None
+        while cluster is None:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "no cluster reached RUNNING"
+            running = {c for c, s in local_emr.cluster_states().items() if s == "RUNNING"}
+            cluster = next(iter(running - before), None)
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "success" not in stdout
+    assert f"terminating EMR cluster {cluster}" in stderr
+    _ends(local_emr, cluster)
+    reason = local_emr.client("emr").describe_cluster(ClusterId=cluster)["Cluster"]["Status"]
+    assert reason["StateChangeReason"]["Code"] == "USER_REQUEST"
+
+
+def test_dagster_aws_pipes_emr_client_cannot_see_a_failed_step() -> None:
+    """Why the launcher does not use PipesEMRClient (dagster-aws 0.29.27): it checks the
+    cluster's final state with ``state in EMR_CLUSTER_TERMINATED_STATES``, a set of Enum
+    members, which no state string EMR returns is ever in; and it waits with botocore's
+    waiters, whose budget for a cluster to end is 30 minutes."""
+    import boto3
+    from dagster_aws.emr.emr import EMR_CLUSTER_TERMINATED_STATES
+
+    assert "TERMINATED_WITH_ERRORS" not in EMR_CLUSTER_TERMINATED_STATES
+    assert "TERMINATED" not in EMR_CLUSTER_TERMINATED_STATES
+    waiter = boto3.client("emr", region_name="us-east-1").get_waiter("cluster_terminated")
+    assert waiter.config.delay * waiter.config.max_attempts == 30 * 60
