@@ -135,6 +135,23 @@ def render(results: dict[str, Any]) -> str:
                 command("orchestration"),
             )
         )
+    if e := results.get("emr"):
+        ph = e["emr_phases_median"]
+        lines.append(
+            _row(
+                "emr (the offline EMR) / pyspark (a local Spark subprocess), both through Pipes "
+                f"on the S3 sample, one crawl, one Spark core ({e['variants']['emr']['median_s']:.1f}"
+                f" s / {e['variants']['pyspark']['median_s']:.1f} s; EMR launch: bundle build "
+                f"{e['bundle_build_s']} s, ship {ph['ship_s']} s, cluster start and bootstrap "
+                f"{ph['start_s']} s, step {ph['step_s']} s, poll lag {ph['poll_lag_s']} s at "
+                f"{e['poll_interval_s']} s polling, logs and termination {ph['after_s']} s)",
+                f"{e['ratio_emr_vs_pyspark']:.2f}x",
+                "≤ 1.5x",
+                _verdict(e["ratio_emr_vs_pyspark"], 1.5, runs=len(e["emr_phases"])),
+                _loads({"0": e["variants"]["emr"], "1": e["variants"]["pyspark"]}),
+                command("emr"),
+            )
+        )
     m = results["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
     head = (
