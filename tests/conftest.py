@@ -14,6 +14,9 @@ import pytest
 if TYPE_CHECKING:
     from hydra_transforms.engines import Engine
 
+# The fault suite's report (docs/reliability.md): the fault_case mark and --reliability-report.
+pytest_plugins = ["tests.reliability"]
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
 
@@ -122,6 +125,17 @@ def local_emr(local_s3: Any) -> Iterator[Any]:
     from tests.emulators.emr import LocalEMR
 
     emulator = LocalEMR(local_s3, phase_s=0.1).start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def local_databricks(local_s3: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The offline Databricks (REST on 127.0.0.1; tasks run with local spark-submit, reaching
+    the local S3), for the whole run."""
+    from tests.emulators.databricks import LocalDatabricks
+
+    emulator = LocalDatabricks(root=tmp_path_factory.mktemp("databricks"), s3=local_s3).start()
     yield emulator
     emulator.stop()
 

@@ -28,6 +28,7 @@ from pydantic.fields import FieldInfo
 
 __all__ = [
     "ConfigError",
+    "DatabricksConfig",
     "DuckDBConfig",
     "ModeConfig",
     "ProjectConfig",
@@ -164,6 +165,13 @@ class AwsConfig(_Section):
         description="Where launches put what a cluster needs: the code bundle (under its "
         "content hash, uploaded once) and the Dagster Pipes context and messages (per launch, "
         "removed after it).",
+    )
+    max_attempts: int = Field(
+        default=10,
+        ge=1,
+        le=50,
+        description="Attempts per AWS API call before its throttling or 5xx error fails the "
+        "launch (botocore's standard retries: exponential backoff with jitter, up to 20 s).",
     )
 
     @field_validator("endpoint_urls")
@@ -343,6 +351,131 @@ class EmrServerlessConfig(_Section):
         return _s3_uri(value)
 
 
+_DATABRICKS_FILES = re.compile(r"^(dbfs:/[^\s]*|/Volumes/[^/\s]+/[^/\s]+/[^/\s]+(/[^\s]*)?)$")
+
+
+class DatabricksAutoscale(_Section):
+    min_workers: int = Field(ge=1, description="The fewest workers the job cluster scales to.")
+    max_workers: int = Field(ge=1, description="The most workers the job cluster scales to.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DatabricksAutoscale:
+        if self.min_workers > self.max_workers:
+            raise ValueError(
+                f"min_workers ({self.min_workers}) is above max_workers ({self.max_workers})"
+            )
+        return self
+
+
+class DatabricksConfig(_Section):
+    serverless: bool = Field(
+        default=False,
+        description="Run on serverless jobs compute (the wheel as an environment dependency, "
+        "Pipes over `files`, which must then be a Unity Catalog volume) instead of a job "
+        "cluster.",
+    )
+    files: str = Field(
+        default="dbfs:/hydra",
+        description="Where launches put the code bundle (`<files>/code/<hash>/`, uploaded "
+        "once): `dbfs:/...`, or a Unity Catalog volume `/Volumes/<catalog>/<schema>/"
+        "<volume>/...` (required by `serverless`; then the Pipes context and messages go to "
+        "`<files>/tmp/`, else to DBFS's `/tmp/`; removed after each launch).",
+    )
+    cluster_id: str | None = Field(
+        default=None,
+        description="Run on this existing all-purpose cluster instead of a new job cluster per "
+        "launch; it is never terminated by a launch.",
+    )
+    spark_version: str = Field(
+        default="15.4.x-scala2.12",
+        description="The job cluster's Databricks Runtime (its Python must be 3.11 or newer).",
+    )
+    node_type_id: str = Field(default="i3.xlarge", description="The workers' node type.")
+    driver_node_type_id: str | None = Field(
+        default=None, description="The driver's node type. Unset: `node_type_id`."
+    )
+    num_workers: int = Field(
+        default=2, ge=0, description="Workers of a fixed-size job cluster (without `autoscale`)."
+    )
+    autoscale: DatabricksAutoscale | None = Field(
+        default=None, description="Autoscaling of the job cluster. Unset: `num_workers`."
+    )
+    availability: Literal["SPOT_WITH_FALLBACK", "SPOT", "ON_DEMAND"] = Field(
+        default="SPOT_WITH_FALLBACK",
+        description="AWS: spot workers that fall back to on-demand when spot is not there, "
+        "spot only, or on-demand only.",
+    )
+    first_on_demand: int = Field(
+        default=1, ge=0, description="This many nodes (the driver first) are on-demand."
+    )
+    policy_id: str | None = Field(
+        default=None, description="A cluster policy the job cluster is created under."
+    )
+    instance_profile_arn: str | None = Field(
+        default=None,
+        description="The job cluster's instance profile: its role reads and writes the data on S3.",
+    )
+    log_destination: str | None = Field(
+        default="dbfs:/hydra/logs",
+        description="Where the job cluster delivers its driver's logs (`dbfs:/...`), which "
+        "the launch forwards to Dagster. Unset: no log delivery.",
+    )
+    logs_wait_s: float = Field(
+        default=120,
+        ge=0,
+        description="How long to wait after the run for the job cluster to deliver its "
+        "driver's logs.",
+    )
+    environment_version: str = Field(
+        default="2", description="The serverless environment's version (its `client`)."
+    )
+    timeout_s: int = Field(
+        default=6 * 3600,
+        ge=1,
+        description="A run not finished after this long is cancelled and fails (Databricks "
+        "ends it itself a minute later, as its `timeout_seconds`, should Dagster be gone).",
+    )
+    poll_interval_s: float = Field(
+        default=10, gt=0, description="How often the launch asks for the run's state."
+    )
+    retry_timeout_s: int = Field(
+        default=300,
+        ge=1,
+        description="How long a throttled (429) or unavailable (503) API call is retried "
+        "before the launch fails.",
+    )
+    tags: dict[str, str] = Field(
+        default_factory=dict,
+        description="Tags of every job cluster and run, beside the run id, assets, mode and "
+        "project.",
+    )
+
+    @field_validator("files")
+    @classmethod
+    def _files(cls, value: str) -> str:
+        if not _DATABRICKS_FILES.match(value):
+            raise ValueError("expected dbfs:/path or /Volumes/<catalog>/<schema>/<volume>/path")
+        return value.rstrip("/")
+
+    @field_validator("log_destination")
+    @classmethod
+    def _dbfs(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("dbfs:/"):
+            raise ValueError("expected dbfs:/path")
+        return value
+
+    @model_validator(mode="after")
+    def _serverless(self) -> DatabricksConfig:
+        if self.serverless and not self.files.startswith("/Volumes/"):
+            raise ValueError(
+                "serverless: files must be a Unity Catalog volume (/Volumes/...), "
+                f"not {self.files!r}"
+            )
+        if self.serverless and self.cluster_id:
+            raise ValueError("serverless and cluster_id exclude each other")
+        return self
+
+
 class DuckDBConfig(_Section):
     memory_limit: str | None = Field(
         default=None,
@@ -369,6 +502,21 @@ class DuckDBConfig(_Section):
         if value is not None and not _MEMORY.match(value.strip()):
             raise ValueError("expected a size such as '8GB' or '512MiB'")
         return value
+
+
+class SweeperConfig(_Section):
+    """`[sweeper]`: the sensor that ends compute whose Dagster run is over."""
+
+    enabled: bool | Literal["auto"] = Field(
+        default="auto",
+        description=(
+            "Whether the sweeper sensor runs by default. `auto`: when the default engine is"
+            " remote or a remote platform's section is in this file."
+        ),
+    )
+    interval_s: int = Field(
+        default=300, ge=30, description="How often the sweeper lists this project's compute."
+    )
 
 
 class ProjectConfig(_Section):
@@ -401,6 +549,14 @@ class ProjectConfig(_Section):
         default_factory=EmrServerlessConfig,
         alias="emr-serverless",
         description="The `emr-serverless` engine: its application and job runs.",
+    )
+    databricks: DatabricksConfig = Field(
+        default_factory=DatabricksConfig,
+        description="The `databricks` engine: its job clusters or serverless runs.",
+    )
+    sweeper: SweeperConfig = Field(
+        default_factory=SweeperConfig,
+        description="The sensor that ends compute whose Dagster run is over.",
     )
 
 

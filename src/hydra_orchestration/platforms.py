@@ -58,6 +58,7 @@ class Platform:
     spark_s3: SparkS3 = "s3a"
     config_required: tuple[str, ...] = ()
     launcher: str | None = None
+    other_transports: tuple[Transport, ...] = ()
 
     @property
     def in_process(self) -> bool:
@@ -120,12 +121,15 @@ PLATFORMS: Mapping[str, Platform] = MappingProxyType(
             ),
             Platform(
                 name="databricks",
-                description="a Databricks job run",
+                description="a Databricks one-time run: on a new job cluster, a named cluster, "
+                "or serverless",
                 backend="spark",
                 runs="remote",
                 transport="dbfs",
                 credentials=DATABRICKS_CREDENTIALS,
                 spark_s3="cluster",
+                launcher="hydra_orchestration.launchers.databricks:DatabricksLauncher",
+                other_transports=("volumes",),
             ),
         )
     }
@@ -133,7 +137,9 @@ PLATFORMS: Mapping[str, Platform] = MappingProxyType(
 
 # How a step's Pipes messages travel, for the remote entrypoint's --transport.
 TRANSPORTS: tuple[str, ...] = tuple(
-    dict.fromkeys(p.transport for p in PLATFORMS.values() if p.transport != "none")
+    dict.fromkeys(
+        t for p in PLATFORMS.values() for t in (p.transport, *p.other_transports) if t != "none"
+    )
 )
 
 

@@ -26,7 +26,12 @@ from hydra_orchestration.config import (
     S3Config,
     parse_config,
 )
-from hydra_orchestration.platforms import AWS_CREDENTIALS, PLATFORMS, platform
+from hydra_orchestration.platforms import (
+    AWS_CREDENTIALS,
+    DATABRICKS_CREDENTIALS,
+    PLATFORMS,
+    platform,
+)
 from hydra_transforms.stores import S3Options, is_remote
 
 __all__ = [
@@ -39,6 +44,7 @@ __all__ = [
     "check_engine_override",
     "child_environment",
     "dagster_home_from_environment",
+    "databricks_credentials",
     "environment_with",
     "load_settings",
     "resolve_dagster_home",
@@ -196,6 +202,21 @@ def aws_environment() -> dict[str, str]:
     key = os.environ.get(AWS_CREDENTIALS[0], "").strip()
     secret = os.environ.get(AWS_CREDENTIALS[1], "").strip()
     return {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret} if key and secret else {}
+
+
+def databricks_credentials() -> dict[str, str]:
+    """The workspace and service principal (OAuth machine-to-machine) of this process'
+    environment, read now (at launch): ``host``, ``client_id``, ``client_secret`` as the
+    Databricks SDK's ``Config`` takes them. Never logged or stored."""
+    host, client_id, secret = (os.environ.get(name, "").strip() for name in DATABRICKS_CREDENTIALS)
+    missing = [
+        name
+        for name, value in zip(DATABRICKS_CREDENTIALS, (host, client_id, secret), strict=True)
+        if not value
+    ]
+    if missing:
+        raise SettingsError(f"Databricks credentials are not set: {', '.join(missing)}")
+    return {"host": host, "client_id": client_id, "client_secret": secret}
 
 
 def child_environment(extra: Mapping[str, str]) -> dict[str, str]:

@@ -15,7 +15,9 @@ it, with the dependency versions it was tested with. A :class:`Bundle` holds:
 
 :func:`ship` uploads them under ``<staging>/code/<hash>/`` and writes ``COMPLETE`` last: a
 bundle already complete there is not uploaded again, and parallel launches of different code
-never write to the same prefix.
+never write to the same prefix. :func:`ship_to_databricks` does the same on DBFS or a Unity
+Catalog volume, through the workspace's Files and DBFS APIs, and :func:`pinned_requirements`
+names the dependencies a Databricks library or environment installs beside the wheel.
 """
 
 from __future__ import annotations
@@ -39,7 +41,16 @@ from packaging.utils import canonicalize_name
 
 from hydra_transforms.stores import ABSENT, Conflict, S3Options, S3Store, store_for
 
-__all__ = ["DISTRIBUTION", "PACKAGES", "Bundle", "Shipped", "build_bundle", "ship"]
+__all__ = [
+    "DISTRIBUTION",
+    "PACKAGES",
+    "Bundle",
+    "Shipped",
+    "build_bundle",
+    "pinned_requirements",
+    "ship",
+    "ship_to_databricks",
+]
 
 DISTRIBUTION = "ascii-hydra"
 PACKAGES = ("hydra_transforms", "hydra_orchestration")
@@ -123,10 +134,12 @@ def _bundle(packages: tuple[str, ...]) -> Bundle:
     digest = hashlib.sha256()
     for name, data in sorted(files.items()):
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-    for text in (constraints, ENTRYPOINT, BOOTSTRAP):
+    dist = importlib.metadata.distribution(DISTRIBUTION)
+    # Everything the bundle's bytes depend on but the digest itself: the wheel's version and
+    # file names embed it, so a new release of the same files is a new bundle too.
+    for text in (constraints, ENTRYPOINT, BOOTSTRAP, dist.version, EXTRA):
         digest.update(hashlib.sha256(text.encode()).digest())
     short = digest.hexdigest()[:20]
-    dist = importlib.metadata.distribution(DISTRIBUTION)
     version = f"{dist.version.split('+')[0]}+{short}"
     wheel_name = f"{DISTRIBUTION.replace('-', '_')}-{version}-py3-none-any.whl"
     bootstrap = BOOTSTRAP.replace("@WHEEL@", wheel_name).replace("@EXTRA@", EXTRA)
@@ -160,6 +173,75 @@ def ship(bundle: Bundle, staging: str, *, s3: S3Options, client: Any = None) -> 
         bootstrap=store.uri("bootstrap.sh"),
         uploaded=uploaded,
     )
+
+
+def ship_to_databricks(bundle: Bundle, files: str, *, client: Any) -> Shipped:
+    """Upload ``bundle`` under ``<files>/code/<digest>/`` unless it is complete there.
+
+    ``files`` is ``dbfs:/...`` (DBFS API) or ``/Volumes/<catalog>/<schema>/<volume>/...``
+    (Files API); ``client`` a databricks-sdk ``WorkspaceClient``. ``COMPLETE`` is written last,
+    as by :func:`ship` (DBFS and the Files API have no conditional write: a parallel launch
+    of the same code writes the same bytes)."""
+    prefix = f"{files.rstrip('/')}/code/{bundle.digest}"
+    on_dbfs = prefix.startswith("dbfs:/")
+    if not on_dbfs and not prefix.startswith("/Volumes/"):
+        raise ValueError(f"{files!r}: a Databricks task reads code from dbfs:/ or /Volumes/ only")
+
+    def exists(path: str) -> bool:
+        from databricks.sdk.errors import NotFound
+
+        try:
+            if on_dbfs:
+                client.dbfs.get_status(path)
+            else:
+                client.files.get_metadata(path)
+        except NotFound:
+            return False
+        return True
+
+    def write(path: str, data: bytes) -> None:
+        if on_dbfs:
+            client.dbfs.upload(path, io.BytesIO(data), overwrite=True)
+        else:
+            client.files.upload(path, io.BytesIO(data), overwrite=True)
+
+    uploaded = not exists(f"{prefix}/{COMPLETE}")
+    if uploaded:
+        if on_dbfs:
+            client.dbfs.mkdirs(prefix)
+        else:
+            client.files.create_directory(prefix)
+        for name, data in bundle.files().items():
+            write(f"{prefix}/{name}", data)
+        write(f"{prefix}/{COMPLETE}", bundle.digest.encode())
+    return Shipped(
+        prefix=prefix,
+        wheel=f"{prefix}/{bundle.wheel_name}",
+        entrypoint=f"{prefix}/entrypoint.py",
+        bootstrap=f"{prefix}/bootstrap.sh",
+        uploaded=uploaded,
+    )
+
+
+def pinned_requirements(bundle: Bundle) -> list[str]:
+    """The ``remote`` extra's own requirements, pinned to the bundle's constraints: what a
+    Databricks cluster or serverless environment installs beside the wheel (the wheel's
+    metadata brings the base dependencies; a library cannot name the extra)."""
+    pins = dict(line.split("==", 1) for line in bundle.constraints.splitlines() if "==" in line)
+    dist = importlib.metadata.distribution(DISTRIBUTION)
+    wanted = []
+    for line in dist.requires or []:
+        requirement = Requirement(line)
+        name = canonicalize_name(requirement.name)
+        if (
+            requirement.marker is not None
+            and requirement.marker.evaluate({"extra": EXTRA})
+            and name not in NOT_SHIPPED
+        ):
+            extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+            version = pins.get(name)
+            wanted.append(f"{name}{extras}=={version}" if version else str(requirement))
+    return sorted(dict.fromkeys(wanted))
 
 
 def _package_files(packages: tuple[str, ...] = PACKAGES) -> Iterator[tuple[str, bytes]]:

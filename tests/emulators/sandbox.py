@@ -1,13 +1,15 @@
-"""`make sandbox`: the Dagster UI on the S3 execution mode, with a local S3 and a local EMR —
-no cloud account.
+"""`make sandbox`: the Dagster UI on the S3 execution mode, with a local S3, a local EMR and
+a local Databricks — no cloud account.
 
 Starts the local S3 server (moto) on 127.0.0.1 and the offline EMR on it (``LocalEMR``: EMR
 clusters and steps, an EMR Serverless application, CloudWatch Logs), uploads the committed
 sample with `hydra upload-sample`, writes a project config that points the S3 modes and the
-``emr`` / ``emr-serverless`` engines at them (``.sandbox/hydra.toml``), and serves the UI
+``emr`` / ``emr-serverless`` engines at them (``.sandbox/hydra.toml``), starts the offline
+Databricks (``LocalDatabricks``: job clusters and serverless runs as local spark-submit, on the
+local S3) with DATABRICKS_* pointing at it, and serves the UI
 (``python -m hydra_orchestration.dev``, what `make start` runs) with
 ``SPARK_EXECUTION_MODE=small_dev_sample_s3``. Every engine that can read S3 works there
-(duckdb, pyspark, emr, emr-serverless): pick one per run with the launchpad's run config
+(duckdb, pyspark, emr, emr-serverless, databricks): pick one per run with the launchpad's run config
 (``ops: {example_transforms: {config: {engine: emr}}}``). Ctrl-C stops everything.
 """
 
@@ -19,11 +21,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.emulators.databricks import LocalDatabricks
 from tests.emulators.emr import ACCOUNT_ID, LocalEMR
 from tests.emulators.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY, LocalS3
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "hydra-sandbox"
+VOLUME = "/Volumes/main/hydra/files"
 
 
 def config_text(endpoint_url: str, application_id: str) -> str:
@@ -66,6 +70,13 @@ logs_wait_s = 10
 application_id = "{application_id}"
 execution_role_arn = "{role}"
 poll_interval_s = 1
+
+[databricks]
+poll_interval_s = 1
+logs_wait_s = 10
+# Serverless instead of a job cluster: the offline workspace has this volume.
+# serverless = true
+# files = "{VOLUME}/hydra"
 """
 
 
@@ -77,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     home.mkdir(exist_ok=True)
     s3 = LocalS3().start()
     emr = LocalEMR(s3, phase_s=1.0).start()
+    databricks = LocalDatabricks(root=home / "databricks", s3=s3, phase_s=1.0).start()
     try:
+        databricks.volume(*VOLUME.split("/")[2:])
         s3.bucket(BUCKET)
         application_id = emr.client("emr-serverless").create_application(
             name="hydra-sandbox", releaseLabel="emr-7.5.0", type="SPARK"
@@ -91,12 +104,14 @@ def main(argv: list[str] | None = None) -> int:
             "ASCII_AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
             "ASCII_AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
             "DAGSTER_HOME": str(home / "dagster_home"),
+            **databricks.environment(),
         }
         hydra = [sys.executable, "-m", "hydra_transforms.cli"]
         subprocess.run([*hydra, "upload-sample"], env=environ, cwd=ROOT, check=True)
         print(
             f"local S3: {s3.endpoint_url} (bucket {BUCKET}, key {ACCESS_KEY_ID}); local EMR on the"
-            f" same endpoint (EMR Serverless application {application_id}); config: {config}",
+            f" same endpoint (EMR Serverless application {application_id}); local Databricks: "
+            f"{databricks.host}; config: {config}",
             flush=True,
         )
         ui = [sys.executable, "-m", "hydra_orchestration.dev", "--port", str(args.port)]
@@ -104,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
+        databricks.stop()  # ends the runs still running
         emr.stop()  # terminates what is still running
         s3.stop()
 

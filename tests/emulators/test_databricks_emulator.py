@@ -106,12 +106,9 @@ def wheel() -> bytes:
 
 
 @pytest.fixture(scope="module")
-def databricks(
-    tmp_path_factory: pytest.TempPathFactory, local_s3: Any
-) -> Iterator[LocalDatabricks]:
-    emulator = LocalDatabricks(root=tmp_path_factory.mktemp("databricks"), s3=local_s3).start()
-    yield emulator
-    emulator.stop()
+def databricks(local_databricks: LocalDatabricks) -> LocalDatabricks:
+    """The session's offline Databricks (tests/conftest.py)."""
+    return local_databricks
 
 
 @pytest.fixture(autouse=True)

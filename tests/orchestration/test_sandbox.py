@@ -1,9 +1,10 @@
-"""`make sandbox`: the UI on the S3 mode with the sample on a local S3 server and the offline
-EMR, no account."""
+"""`make sandbox`: the UI on the S3 mode with the sample on a local S3 server, the offline
+EMR and the offline Databricks, no account."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -58,6 +59,15 @@ def test_the_sandbox_serves_the_s3_mode_with_the_sample_uploaded(tmp_path: Path)
         )
         applications = serverless.list_applications()["applications"]
         assert [a["id"] for a in applications] == [config["emr-serverless"]["application_id"]]
+        # The offline Databricks answers where the sandbox says (DATABRICKS_HOST).
+        printed = re.search(
+            r"local Databricks: (http://127\.0\.0\.1:\d+)", (tmp_path / "sandbox.log").read_text()
+        )
+        assert printed is not None
+        discovery = f"{printed.group(1)}/oidc/.well-known/oauth-authorization-server"
+        with urllib.request.urlopen(discovery, timeout=5) as answer:
+            assert answer.status == 200
+        assert config["databricks"]["poll_interval_s"] == 1
     finally:
         os.killpg(sandbox.pid, signal.SIGTERM)
         sandbox.wait(timeout=60)

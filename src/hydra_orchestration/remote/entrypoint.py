@@ -6,7 +6,8 @@ materialization or error) as one message, so that whatever happens later, Dagste
 was done.
 
 The same module runs in a local subprocess, as an EMR step and as a Databricks task: the
-Pipes transport is a command-line argument (``--transport subprocess`` or ``s3``), and so
+Pipes transport is a command-line argument (``--transport subprocess``, ``s3``, ``dbfs`` on
+a Databricks cluster, ``volumes`` for a Unity Catalog volume on serverless), and so
 are Pipes' own parameters where a platform cannot set environment variables
 (``--dagster-pipes-context``, ``--dagster-pipes-messages``: Pipes' documented CLI form). It
 imports dagster-pipes, pyspark and hydra_transforms — never dagster itself, which the
@@ -26,9 +27,13 @@ from dagster_pipes import (
     DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT,
     PipesCliArgsParamsLoader,
     PipesContext,
+    PipesDbfsContextLoader,
+    PipesDbfsMessageWriter,
     PipesEnvVarParamsLoader,
     PipesS3ContextLoader,
     PipesS3MessageWriter,
+    PipesUnityCatalogVolumesContextLoader,
+    PipesUnityCatalogVolumesMessageWriter,
     open_dagster_pipes,
 )
 
@@ -40,7 +45,7 @@ from hydra_transforms.errors import Interrupted, interrupt_on_signals
 from hydra_transforms.stores import S3Options, s3_client
 
 # The transports this version's entrypoint speaks (platforms.TRANSPORTS lists all declared).
-SUPPORTED = ("subprocess", "s3")
+SUPPORTED = ("subprocess", "s3", "dbfs", "volumes")
 
 
 def spark_session(conf: Mapping[str, str]) -> Any:
@@ -84,9 +89,13 @@ def _report(pipes: PipesContext, outcome: StepOutcome) -> None:
     # failed and why, while the step's other transforms may have published.
     pipes.report_custom_message({OUTCOME: outcome.to_dict()})
     if outcome.materialization is not None:
-        pipes.log.info(outcome.summary)
+        line = outcome.summary
+        pipes.log.info(line)
     else:
-        pipes.log.error(f"{outcome.transform}: {outcome.error or outcome.summary}")
+        line = f"{outcome.transform}: {outcome.error or outcome.summary}"
+        pipes.log.error(line)
+    # Also in the driver's own output: what a cluster's logs (and the run page) show.
+    print(f"hydra step: {line}", flush=True)
 
 
 def pipes_arguments(argv: Sequence[str]) -> dict[str, Any]:
@@ -122,7 +131,31 @@ def pipes_arguments(argv: Sequence[str]) -> dict[str, Any]:
             "context_loader": PipesS3ContextLoader(client),
             "message_writer": PipesS3MessageWriter(client, interval=args.message_interval),
         }
+    if args.transport == "dbfs":
+        # Databricks mounts DBFS at /dbfs on the driver; the writer reads the cluster's log
+        # destination from the session Databricks created, which must exist first.
+        _databricks_session()
+        return {
+            "params_loader": loader,
+            "context_loader": PipesDbfsContextLoader(),
+            "message_writer": PipesDbfsMessageWriter(interval=args.message_interval),
+        }
+    if args.transport == "volumes":
+        _databricks_session()
+        return {
+            "params_loader": loader,
+            "context_loader": PipesUnityCatalogVolumesContextLoader(),
+            "message_writer": PipesUnityCatalogVolumesMessageWriter(interval=args.message_interval),
+        }
     return {"params_loader": loader}
+
+
+def _databricks_session() -> None:
+    """The session Databricks configured for this task (settings of the request come later,
+    on the same session)."""
+    from pyspark.sql import SparkSession
+
+    SparkSession.builder.getOrCreate()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,542 @@
+"""databricks through Dagster, against the offline Databricks (tests/emulators/databricks.py):
+the real databricks-sdk over HTTP, authenticated as a service principal from DATABRICKS_*
+(the launcher's own client factory: nothing injected), tasks run by spark-submit on the local
+S3.
+
+Every launch must end with its run ended (cancelled when the launch ended first) and no secret
+in any request; each failure must end as a failed Dagster step naming its cause, in
+Databricks' words, with the run page.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from hydra_orchestration.config import ConfigError, parse_config
+from hydra_orchestration.definitions import PIPELINE_JOB, build_definitions
+from hydra_orchestration.settings import Settings
+from hydra_transforms.example import registry as example
+from hydra_transforms.storage import read_arrow
+from tests.conftest import PROJECT_ROOT
+from tests.emulators.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY
+from tests.orchestration.cloud import PARTITION, S3Project, local_outputs, s3_project
+from tests.orchestration.conftest import failure_messages
+
+pytestmark = [pytest.mark.databricks, pytest.mark.s3]
+
+SUBMIT = "/api/2.2/jobs/runs/submit"
+CANCEL = "/api/2.2/jobs/runs/cancel"
+GET = "/api/2.2/jobs/runs/get"
+
+SECTIONS = """
+[databricks]
+poll_interval_s = 0.2
+retry_timeout_s = 30
+logs_wait_s = 2
+node_type_id = "m6i.xlarge"
+instance_profile_arn = "arn:aws:iam::123456789012:instance-profile/hydra"
+policy_id = "ABC123"
+[databricks.autoscale]
+min_workers = 1
+max_workers = 4
+[databricks.tags]
+team = "data"
+[spark.databricks]
+"spark.sql.shuffle.partitions" = "1"
+"""
+
+
+@pytest.fixture(scope="module")
+def project(local_s3: Any, tmp_path_factory: pytest.TempPathFactory) -> S3Project:
+    return s3_project(local_s3, tmp_path_factory.mktemp("dbxproject"), sections=SECTIONS)
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return local_outputs(tmp_path_factory.mktemp("local"))
+
+
+@pytest.fixture
+def databricks(local_databricks: Any) -> Iterator[Any]:
+    """The session's offline Databricks, without faults before and after the test."""
+    from tests.emulators.databricks import Faults
+
+    local_databricks.faults = Faults()
+    yield local_databricks
+    local_databricks.faults = Faults()
+
+
+def _run(
+    project: S3Project,
+    databricks: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    **config: Any,
+) -> tuple[dg.ExecuteInProcessResult, Settings, dg.DagsterInstance, list[int]]:
+    """The example pipeline on ``databricks`` (``config``: keys of ``[databricks]``); the
+    result, settings, instance and the runs it submitted."""
+    project = dataclasses.replace(project, environ={**project.environ, **databricks.environment()})
+    for name, value in project.environ.items():
+        monkeypatch.setenv(name, value)  # read at launch, as in a real run
+    settings = project.settings("databricks", tmp_path)
+    if config:
+        section = settings.config.databricks.model_validate(
+            {**settings.config.databricks.model_dump(), **config}
+        )
+        settings = dataclasses.replace(
+            settings, config=settings.config.model_copy(update={"databricks": section})
+        )
+    instance = dg.DagsterInstance.ephemeral()
+    before = set(databricks.run_states())
+    job = build_definitions(settings).resolve_job_def(PIPELINE_JOB)
+    result = job.execute_in_process(
+        instance=instance, partition_key=PARTITION, raise_on_error=False
+    )
+    return result, settings, instance, sorted(set(databricks.run_states()) - before)
+
+
+def _no_secret_sent(databricks: Any, instance: dg.DagsterInstance, run_id: str) -> None:
+    """The client secret went to the token endpoint only (in its Basic header, which the
+    emulator does not record), the AWS credentials nowhere; neither is in the run's logs."""
+    tokens = [r for r in databricks.requests if r.path == "/oidc/v1/token"]
+    assert tokens  # the launch signed in as the service principal
+    for request in databricks.requests:
+        shown = repr(request)
+        assert databricks.client_secret not in shown
+        assert SECRET_ACCESS_KEY not in shown
+        assert ACCESS_KEY_ID not in shown
+    logs = "\n".join(str(record) for record in instance.all_logs(run_id))
+    for secret in (databricks.client_secret, SECRET_ACCESS_KEY, ACCESS_KEY_ID):
+        assert secret not in logs
+
+
+def _pipes_files_are_gone(databricks: Any) -> None:
+    assert not list((databricks.root / "dbfs" / "tmp").glob("*/*")), "Pipes files left on DBFS"
+    for tmp in (databricks.root / "volumes").glob("*/*/*/*/tmp"):
+        assert not list(tmp.iterdir()), f"Pipes files left in {tmp}"
+
+
+def _submitted(databricks: Any, run_id: int) -> dict[str, Any]:
+    """The body of the runs/submit that created ``run_id``."""
+    run_ids = sorted(databricks.run_states())
+    submits = [r for r in databricks.requests if r.path == SUBMIT and r.status == 200]
+    # Submissions are answered with increasing run ids, in the order they were received.
+    by_id = dict(zip(run_ids[-len(submits) :], submits, strict=False))
+    return by_id[run_id].body
+
+
+def _equal_outputs(settings: Settings, local: Path, local_s3: Any) -> None:
+    for transform in example.transforms:
+        on_s3 = read_arrow(settings.output_location(transform.name), local_s3.options())
+        here = read_arrow(local / transform.name)
+        assert sorted(map(str, on_s3.to_pylist())) == sorted(map(str, here.to_pylist()))
+
+
+def _every_asset_materialized_and_checked(result: dg.ExecuteInProcessResult) -> None:
+    materialized = {
+        e.materialization.asset_key.to_user_string()
+        for e in result.get_asset_materialization_events()
+    }
+    assert materialized == {t.name for t in example.transforms}
+    checks = {e.asset_key.to_user_string(): e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {t.name: True for t in example.transforms}
+
+
+@pytest.mark.pyspark
+def test_the_example_on_a_job_cluster_equals_the_local_run(
+    project: S3Project,
+    local: Path,
+    local_s3: Any,
+    databricks: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # Throttled and unavailable once each while polling: retried, the run goes on.
+    databricks.faults.status_codes[GET] = [429, 503]
+    seen = len(databricks.requests)
+    result, settings, instance, runs = _run(project, databricks, tmp_path, monkeypatch)
+    assert result.success, failure_messages(result)
+    _every_asset_materialized_and_checked(result)
+    _equal_outputs(settings, local, local_s3)
+    (run_id,) = runs
+    assert databricks.run_states()[run_id] == ("TERMINATED", "SUCCESS")
+    polled = [r.status for r in databricks.requests[seen:] if r.path == GET]
+    assert polled[:3] == [429, 503, 200]
+
+    body = _submitted(databricks, run_id)
+    (task,) = body["tasks"]
+    cluster = task["new_cluster"]
+    assert cluster["spark_version"] == "15.4.x-scala2.12"
+    assert cluster["node_type_id"] == "m6i.xlarge"
+    assert cluster["autoscale"] == {"min_workers": 1, "max_workers": 4}
+    assert "num_workers" not in cluster
+    assert cluster["aws_attributes"] == {
+        "availability": "SPOT_WITH_FALLBACK",
+        "first_on_demand": 1,
+        "instance_profile_arn": "arn:aws:iam::123456789012:instance-profile/hydra",
+    }
+    assert cluster["policy_id"] == "ABC123"
+    assert cluster["spark_conf"]["spark.sql.shuffle.partitions"] == "1"
+    assert cluster["cluster_log_conf"] == {"dbfs": {"destination": "dbfs:/hydra/logs"}}
+    tags = cluster["custom_tags"]
+    assert tags["dagster/run-id"] == result.run_id
+    assert tags["team"] == "data"
+    assert set(tags["hydra/assets"].split()) == {t.name for t in example.transforms}
+    assert body["timeout_seconds"] == 6 * 3600 + 60
+    python_file = task["spark_python_task"]["python_file"]
+    assert python_file.startswith("dbfs:/hydra/code/")
+    assert python_file.endswith("/entrypoint.py")
+    parameters = task["spark_python_task"]["parameters"]
+    assert parameters[:2] == ["--transport", "dbfs"]
+    assert "--dagster-pipes-context" in parameters
+    (wheel,) = [lib["whl"] for lib in task["libraries"] if "whl" in lib]
+    assert wheel.rsplit("/", 1)[0] == python_file.rsplit("/", 1)[0]
+    assert databricks.local_path(wheel.rsplit("/", 1)[0] + "/COMPLETE").is_file()
+    assert {"pypi": {"package": "dagster-pipes==1.13.27"}} in task["libraries"]
+    assert not any("jar" in lib for lib in task["libraries"])  # the cluster's own S3
+
+    # The driver's logs, delivered by the cluster to DBFS, were forwarded to Dagster.
+    cluster_id = databricks.workspace_client().jobs.get_run(run_id).cluster_instance.cluster_id
+    delivered = databricks.local_path(f"dbfs:/hydra/logs/{cluster_id}/driver/stderr").read_text()
+    forwarded = capfd.readouterr()
+    assert delivered.strip()
+    assert delivered.strip().splitlines()[-1] in forwarded.err
+    stdout = databricks.local_path(f"dbfs:/hydra/logs/{cluster_id}/driver/stdout").read_text()
+    for transform in example.transforms:
+        assert f"hydra step: {transform.name}: " in stdout
+        assert f"hydra step: {transform.name}: " in forwarded.out
+    _no_secret_sent(databricks, instance, result.run_id)
+    _pipes_files_are_gone(databricks)
+
+    # The same code again: the bundle is not uploaded twice.
+    again, _, again_instance, _ = _run(project, databricks, tmp_path / "again", monkeypatch)
+    assert again.success, failure_messages(again)
+    logs = "\n".join(str(r) for r in again_instance.all_logs(again.run_id))
+    assert "code bundle already at dbfs:/hydra/code/" in logs
+
+
+@pytest.mark.pyspark
+def test_the_example_on_serverless_equals_the_local_run(
+    project: S3Project,
+    local: Path,
+    local_s3: Any,
+    databricks: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    volume = databricks.volume("main", "hydra", "files")
+    databricks.faults.missing_reads = 2  # a message chunk "not written yet", twice
+    result, settings, instance, runs = _run(
+        project, databricks, tmp_path, monkeypatch, serverless=True, files=f"{volume}/hydra"
+    )
+    assert result.success, failure_messages(result)
+    _every_asset_materialized_and_checked(result)
+    _equal_outputs(settings, local, local_s3)
+    (run_id,) = runs
+    assert databricks.run_states()[run_id] == ("TERMINATED", "SUCCESS")
+    body = _submitted(databricks, run_id)
+    (task,) = body["tasks"]
+    assert "new_cluster" not in task
+    assert "libraries" not in task
+    assert task["environment_key"] == "hydra"
+    assert task["spark_python_task"]["parameters"][:2] == ["--transport", "volumes"]
+    (environment,) = body["environments"]
+    dependencies = environment["spec"]["dependencies"]
+    assert dependencies[0].startswith(f"{volume}/hydra/code/")
+    assert dependencies[0].endswith(".whl")
+    assert "dagster-pipes==1.13.27" in dependencies
+    reads = [
+        r.status
+        for r in databricks.requests
+        if r.method == "GET" and r.path.startswith("/api/2.0/fs/files/Volumes/main/hydra/files")
+    ]
+    assert 404 in reads
+    assert reads[-1] == 200
+    # The driver's own output came back inside the Pipes messages.
+    forwarded = capfd.readouterr().out
+    for transform in example.transforms:
+        assert f"hydra step: {transform.name}: " in forwarded
+    _no_secret_sent(databricks, instance, result.run_id)
+    _pipes_files_are_gone(databricks)
+
+
+@pytest.mark.faults
+def test_a_named_cluster_runs_the_task_and_its_delivered_logs_are_forwarded(
+    project: S3Project,
+    databricks: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    cluster_id = databricks.add_cluster(
+        "0101-000000-teamcluster",
+        cluster_log_conf={"dbfs": {"destination": "dbfs:/team-logs"}},
+    )
+    databricks.faults.task_command = [sys.executable, "-c", "print('hello from the driver')"]
+    result, _, _, runs = _run(project, databricks, tmp_path, monkeypatch, cluster_id=cluster_id)
+    (run_id,) = runs
+    (task,) = _submitted(databricks, run_id)["tasks"]
+    assert task["existing_cluster_id"] == cluster_id
+    assert "new_cluster" not in task
+    assert any("whl" in lib for lib in task["libraries"])
+    assert "--dagster-pipes-context" in task["spark_python_task"]["parameters"]
+    assert "hello from the driver" in capfd.readouterr().out  # from dbfs:/team-logs/...
+    # The task opened no Pipes session: the step fails, the cluster stays.
+    assert not result.success
+    assert "the step ended without opening Dagster Pipes" in "\n".join(
+        failure_messages(result).values()
+    )
+    assert databricks.workspace_client().clusters.get(cluster_id).state.value == "RUNNING"
+
+
+def _fails_with(
+    result: dg.ExecuteInProcessResult, databricks: Any, runs: list[int], expected: list[str]
+) -> str:
+    assert not result.success
+    message = "\n".join(failure_messages(result).values())
+    for text in expected:
+        assert text in message, message
+    assert not result.get_asset_materialization_events()
+    (run_id,) = runs
+    assert f"run page: {databricks.host}/?o=0#job/" in message
+    assert databricks.wait(run_id, timeout=30)[0] in ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
+    process = databricks.task_process(run_id)
+    assert process is None or process.poll() is not None  # no compute left
+    return message
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        (
+            {"task_command": [sys.executable, "-c", "import sys; sys.exit('boom: no transform')"]},
+            ["ended TERMINATED/FAILED: Workload failed", "the task's error: boom: no transform"],
+        ),
+        (
+            {"terminal_state": ("TERMINATED", "FAILED")},
+            ["ended TERMINATED/FAILED: emulated fault"],
+        ),
+        (
+            {"terminal_state": ("TERMINATED", "TIMEDOUT")},
+            ["ended TERMINATED/TIMEDOUT: emulated fault"],
+        ),
+        (
+            {"terminal_state": ("TERMINATED", "CANCELED")},
+            ["ended TERMINATED/CANCELED: emulated fault"],
+        ),
+        ({"terminal_state": ("INTERNAL_ERROR", None)}, ["ended INTERNAL_ERROR: emulated fault"]),
+        ({"terminal_state": ("SKIPPED", None)}, ["ended SKIPPED: emulated fault"]),
+    ],
+    ids=["task-fails", "failed", "timedout", "canceled", "internal-error", "skipped"],
+)
+def test_every_terminal_state_but_success_fails_the_step_with_its_message_and_run_page(
+    fault: dict[str, Any],
+    expected: list[str],
+    project: S3Project,
+    databricks: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in fault.items():
+        setattr(databricks.faults, name, value)
+    result, _, instance, runs = _run(project, databricks, tmp_path, monkeypatch)
+    _fails_with(result, databricks, runs, [f"Databricks run {runs[0]} ", *expected])
+    assert not [r for r in databricks.requests if r.path == CANCEL and r.body["run_id"] in runs]
+    _no_secret_sent(databricks, instance, result.run_id)
+    _pipes_files_are_gone(databricks)
+
+
+@pytest.mark.faults
+def test_a_task_that_never_opens_pipes_fails_the_step(
+    project: S3Project, databricks: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    databricks.faults.task_command = ["true"]
+    result, _, _, runs = _run(project, databricks, tmp_path, monkeypatch)
+    assert not result.success
+    message = "\n".join(failure_messages(result).values())
+    assert "the step ended without opening Dagster Pipes" in message
+    assert databricks.run_states()[runs[0]] == ("TERMINATED", "SUCCESS")
+
+
+@pytest.mark.faults
+def test_a_run_past_its_timeout_is_cancelled_and_fails(
+    project: S3Project, databricks: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    databricks.faults.task_delay_s = 60
+    databricks.faults.task_command = [sys.executable, "-c", "print('never')"]
+    started = time.monotonic()
+    result, _, _, runs = _run(project, databricks, tmp_path, monkeypatch, timeout_s=3)
+    assert time.monotonic() - started < 40
+    assert not result.success
+    message = "\n".join(failure_messages(result).values())
+    assert (
+        f"Databricks run {runs[0]} did not finish within 3 s "
+        "(raise [databricks] timeout_s to wait longer)" in message
+    )
+    assert [r.body["run_id"] for r in databricks.requests if r.path == CANCEL][-1:] == runs
+    assert databricks.wait(runs[0], timeout=20) == ("TERMINATED", "CANCELED")
+    assert databricks.task_process(runs[0]).poll() is not None
+    assert _submitted(databricks, runs[0])["timeout_seconds"] == 63
+
+
+@pytest.mark.faults
+def test_sustained_throttling_fails_the_step_and_cancels_the_run(
+    project: S3Project, databricks: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    databricks.faults.task_delay_s = 60
+    databricks.faults.task_command = [sys.executable, "-c", "print('never')"]
+    databricks.faults.status_codes[GET] = [429, 503] * 3 + [503] * 3
+    seen = len(databricks.requests)
+    result, _, _, runs = _run(project, databricks, tmp_path, monkeypatch, retry_timeout_s=3)
+    assert not result.success
+    message = "\n".join(failure_messages(result).values())
+    assert (
+        f"Databricks API: reading run {runs[0]} kept failing (throttled or unavailable) for "
+        "[databricks] retry_timeout_s = 3 s" in message
+    )
+    answered = [r.status for r in databricks.requests[seen:] if r.path == GET]
+    assert answered[:3] == [429, 503, 429]  # retried, not given up at the first
+    assert [r.body["run_id"] for r in databricks.requests if r.path == CANCEL][-1:] == runs
+    assert databricks.wait(runs[0], timeout=20) == ("TERMINATED", "CANCELED")
+
+
+SCRIPT = """
+import sys
+import dagster as dg
+from hydra_orchestration.definitions import PIPELINE_JOB, build_definitions
+from hydra_orchestration.settings import settings_from_environment
+
+instance = dg.DagsterInstance.get()  # DAGSTER_HOME: the test asks it to terminate the run
+job = build_definitions(settings_from_environment()).resolve_job_def(PIPELINE_JOB)
+try:
+    result = job.execute_in_process(
+        partition_key=sys.argv[1], raise_on_error=False, instance=instance
+    )
+    print("success" if result.success else "failed", flush=True)
+finally:
+    for run in instance.get_runs():
+        print(f"run status: {run.status.value}", flush=True)
+"""
+
+
+@pytest.mark.faults
+def test_an_interrupted_run_cancels_the_databricks_run_and_ends_cancelled(
+    project: S3Project, databricks: Any, tmp_path: Path
+) -> None:
+    databricks.faults.task_delay_s = 120
+    databricks.faults.task_command = [sys.executable, "-c", "print('never')"]
+    before = set(databricks.run_states())
+    environ = {
+        **os.environ,
+        **project.environ,
+        **databricks.environment(),
+        "SPARK_PIPES_ENGINE": "databricks",
+        "SPARK_EXECUTION_MODE": "small_dev_sample_s3",
+        "DAGSTER_HOME": str(tmp_path),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, PARTITION],
+        cwd=PROJECT_ROOT,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        run_id = None
+        while run_id is None:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "no run reached RUNNING"
+            running = {r for r, s in databricks.run_states().items() if s[0] == "RUNNING"}
+            run_id = next(iter(running - before), None)
+            time.sleep(0.1)
+        # What Dagster's run termination does: mark the run CANCELING, interrupt its worker.
+        instance = dg.DagsterInstance.from_config(str(tmp_path))
+        (dagster_run,) = instance.get_runs()
+        instance.report_run_canceling(dagster_run)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "success" not in stdout
+    assert f"cancelling Databricks run {run_id}" in stderr
+    assert [r.body["run_id"] for r in databricks.requests if r.path == CANCEL][-1:] == [run_id]
+    assert databricks.wait(run_id, timeout=20) == ("TERMINATED", "CANCELED")
+    assert "run status: CANCELED" in stdout, stdout  # the interrupt went on: the run ended
+    # cancelled, not as a success or a failure
+
+
+def test_dagster_databricks_client_swallows_an_interrupt_and_has_no_timeout(
+    databricks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Why the launcher does not call PipesDatabricksClient.run (dagster-databricks 0.29.27):
+    interrupted while polling, it cancels the run and then returns as if it had finished; and
+    its polling loop has no time limit."""
+    from dagster._core.errors import DagsterExecutionInterruptedError
+    from dagster_databricks import PipesDatabricksClient
+    from dagster_databricks.pipes import BasePipesDatabricksClient
+    from databricks.sdk.service import jobs
+
+    databricks.faults.task_delay_s = 60
+    databricks.faults.task_command = [sys.executable, "-c", "print('never')"]
+    w = databricks.workspace_client()
+    w.dbfs.put("/scripts/noop.py", contents="", overwrite=True)
+
+    def interrupted(self: Any, context: Any, run_id: int) -> None:
+        raise DagsterExecutionInterruptedError()
+
+    monkeypatch.setattr(BasePipesDatabricksClient, "_poll_til_success", interrupted)
+    task = jobs.SubmitTask.from_dict(
+        {
+            "task_key": "interrupted",
+            "spark_python_task": {"python_file": "dbfs:/scripts/noop.py"},
+            "new_cluster": {"spark_version": "15.4.x-scala2.12", "num_workers": 0},
+        }
+    )
+
+    returned: list[bool] = []
+
+    @dg.asset
+    def interrupted_asset(context):  # unannotated: Dagster refuses a string annotation
+        PipesDatabricksClient(client=w, poll_interval_seconds=0.1).run(task=task, context=context)
+        returned.append(True)  # the interrupt did not go on
+        return dg.MaterializeResult()
+
+    before = set(databricks.run_states())
+    result = dg.materialize([interrupted_asset], raise_on_error=False)
+    (run_id,) = sorted(set(databricks.run_states()) - before)
+    assert [r.body["run_id"] for r in databricks.requests if r.path == CANCEL][-1] == run_id
+    assert returned == [True]
+    assert result.success  # an interrupted run that ends as a success
+    monkeypatch.undo()
+    source = inspect.getsource(BasePipesDatabricksClient._poll_til_success)
+    assert "while True" in source
+    assert "timeout" not in source
+
+
+def test_serverless_needs_a_volume() -> None:
+    with pytest.raises(ConfigError, match="serverless: files must be a Unity Catalog volume"):
+        parse_config("[databricks]\nserverless = true\n", source="t")
+    with pytest.raises(ConfigError, match=r"databricks\.files: expected dbfs:/path"):
+        parse_config('[databricks]\nfiles = "s3://bucket/x"\n', source="t")
+    config = parse_config(
+        '[databricks]\nserverless = true\nfiles = "/Volumes/main/hydra/files/x/"\n', source="t"
+    )
+    assert config.databricks.files == "/Volumes/main/hydra/files/x"
