@@ -12,6 +12,7 @@ import dagster as dg
 from hydra_orchestration.assets import SOURCES_GROUP, build_assets
 from hydra_orchestration.launchers import Launcher, build_launchers
 from hydra_orchestration.settings import Settings, settings_from_environment
+from hydra_orchestration.sweeper import build_sweeper
 
 DEFAULT_REGISTRY = "hydra_transforms.example:registry"
 PIPELINE_JOB = "example_pipeline"
@@ -25,13 +26,15 @@ def build_definitions(
 ) -> dg.Definitions:
     """The Definitions of ``registry``'s pipeline. Each platform's launcher is built here from
     the settings; ``launchers`` replaces some (with their own clients and endpoints)."""
-    assets = build_assets(registry, settings, build_launchers(settings, launchers))
+    built = build_launchers(settings, launchers)
+    assets = build_assets(registry, settings, built)
     pipeline = dg.define_asset_job(
         PIPELINE_JOB,
         selection=dg.AssetSelection.all() - dg.AssetSelection.groups(SOURCES_GROUP),
         description="Every transform of the pipeline, in dependency order.",
     )
-    return dg.Definitions(assets=assets, jobs=[pipeline])
+    sweeper = build_sweeper(settings, built, project=registry.partition(":")[0])
+    return dg.Definitions(assets=assets, jobs=[pipeline], sensors=[sweeper])
 
 
 defs = build_definitions(settings_from_environment())

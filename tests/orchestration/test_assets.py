@@ -259,8 +259,14 @@ def test_a_subprocess_that_never_opens_pipes_is_no_success(tmp_path: Path, fake_
     result = run_pipeline_job(demo_settings(tmp_path, "pyspark", ["1"]))
     assert not result.success
     message = failure_messages(result)[STEP]
-    assert "doubled: the step reported nothing (it never opened Dagster Pipes" in message
-    assert "total: the step reported nothing (it never opened Dagster Pipes" in message
+    assert (
+        "doubled: not run, the step ended before it: the step ended without opening Dagster Pipes"
+        in message
+    )
+    assert (
+        "total: not run, the step ended before it: the step ended without opening Dagster Pipes"
+        in message
+    )
     assert result.get_asset_materialization_events() == []
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -127,16 +128,18 @@ def _run(
     monkeypatch: pytest.MonkeyPatch,
     *,
     emr: dict[str, Any] | None = None,
+    aws: dict[str, Any] | None = None,
     run_config: dict[str, Any] | None = None,
+    select: list[str] | None = None,
 ) -> tuple[dg.ExecuteInProcessResult, Recorder, Settings, dg.DagsterInstance]:
     for name, value in project.environ.items():
         monkeypatch.setenv(name, value)  # read at launch, as in a real run
     settings = project.settings(engine, tmp_path)
-    if emr:
-        config = settings.config.model_copy(
-            update={"emr": settings.config.emr.model_copy(update=emr)}
-        )
-        settings = dataclasses.replace(settings, config=config)
+    for section, update in (("emr", emr), ("aws", aws)):
+        if update:
+            changed = getattr(settings.config, section).model_copy(update=update)
+            config = settings.config.model_copy(update={section: changed})
+            settings = dataclasses.replace(settings, config=config)
     recorder = Recorder(settings)
     launchers = {name: cls(settings, clients=recorder) for name, cls in LAUNCHERS.items()}
     instance = dg.DagsterInstance.ephemeral()
@@ -146,6 +149,7 @@ def _run(
         partition_key=PARTITION,
         raise_on_error=False,
         run_config=run_config or {},
+        asset_selection=[dg.AssetKey(name) for name in select] if select else None,
     )
     return result, recorder, settings, instance
 
@@ -176,7 +180,26 @@ def _clusters(recorder: Recorder) -> list[str]:
 
 
 @pytest.mark.pyspark
-@pytest.mark.parametrize("engine", ["emr", "emr-serverless"])
+@pytest.mark.parametrize(
+    "engine",
+    [
+        pytest.param(
+            "emr",
+            marks=[
+                pytest.mark.fault_case(1, "emr"),
+                pytest.mark.fault_case(13, "emr"),
+                pytest.mark.fault_case(14, "emr"),
+            ],
+        ),
+        pytest.param(
+            "emr-serverless",
+            marks=[
+                pytest.mark.fault_case(1, "emr-serverless"),
+                pytest.mark.fault_case(14, "emr-serverless"),
+            ],
+        ),
+    ],
+)
 def test_the_example_materializes_on_emr_equal_to_the_local_run(
     engine: str,
     project: S3Project,
@@ -209,6 +232,8 @@ def test_the_example_materializes_on_emr_equal_to_the_local_run(
     else:
         (run,) = recorder.params("StartJobRun")
         assert run["executionTimeoutMinutes"] == 360
+        # EMR Serverless' tag values (the service model's pattern; moto does not check it)
+        assert all(re.fullmatch(r"[A-Za-z0-9 /_.:=+@-]*", v) for v in run["tags"].values())
         assert "--py-files s3://" in run["jobDriver"]["sparkSubmit"]["sparkSubmitParameters"]
         states = local_emr.job_run_states()
         assert [states[key] for key in states if key.startswith(run["applicationId"])][
@@ -243,7 +268,7 @@ def _the_cluster_has_the_configured_shape(
     assert tags["hydra/execution-mode"] == "small_dev_sample_s3"
     assert tags["hydra/project"] == "hydra_transforms.example"
     assert tags["team"] == "data"
-    assert set(tags["hydra/assets"].split(",")) == {t.name for t in example.transforms}
+    assert set(tags["hydra/assets"].split()) == {t.name for t in example.transforms}
     (bootstrap,) = flow["BootstrapActions"]
     assert bootstrap["ScriptBootstrapAction"]["Path"].endswith("/bootstrap.sh")
     (step,) = flow["Steps"]
@@ -255,53 +280,47 @@ def _the_cluster_has_the_configured_shape(
     assert not any(jar in " ".join(args) for jar in ("hadoop-aws", "spark.jars"))  # EMR's own S3
 
 
+FAILING_STEP = [sys.executable, "-c", "import sys; sys.exit('boom: no transform ran')"]
+
+
 @pytest.mark.parametrize(
     ("engine", "fault", "expected"),
     [
-        (
+        pytest.param(
             "emr",
-            {
-                "step_command": [
-                    sys.executable,
-                    "-c",
-                    "import sys; sys.exit('boom: no transform ran')",
-                ]
-            },
+            {"step_command": FAILING_STEP},
             ["EMR step", "FAILED", "boom: no transform ran"],
+            id="failed-step",
+            marks=pytest.mark.fault_case(2, "emr"),
         ),
-        (
+        pytest.param(
             "emr",
             {"bootstrap_error": "pip: no matching distribution for ibis-framework==12.0.0"},
             ["before step", "BOOTSTRAP_FAILURE", "no matching distribution for ibis-framework"],
+            id="bootstrap-failure",
+            marks=pytest.mark.fault_case(3, "emr"),
         ),
-        (
+        pytest.param(
             "emr",
             {"step_command": ["true"]},
             ["the step ended without opening Dagster Pipes"],
+            id="never-opens-pipes",
+            marks=pytest.mark.fault_case(8, "emr"),
         ),
-        (
+        pytest.param(
             "emr-serverless",
-            {
-                "step_command": [
-                    sys.executable,
-                    "-c",
-                    "import sys; sys.exit('boom: no transform ran')",
-                ]
-            },
+            {"step_command": FAILING_STEP},
             ["EMR Serverless job run", "FAILED", "boom: no transform ran"],
+            id="failed-job-run",
+            marks=pytest.mark.fault_case(2, "emr-serverless"),
         ),
-        (
+        pytest.param(
             "emr-serverless",
             {"step_command": ["true"]},
             ["the step ended without opening Dagster Pipes"],
+            id="job-run-never-opens-pipes",
+            marks=pytest.mark.fault_case(8, "emr-serverless"),
         ),
-    ],
-    ids=[
-        "failed-step",
-        "bootstrap-failure",
-        "never-opens-pipes",
-        "failed-job-run",
-        "job-run-never-opens-pipes",
     ],
 )
 def test_a_failed_launch_fails_the_step_naming_its_cause_and_leaves_no_compute(
@@ -340,6 +359,7 @@ def _ends(local_emr: Any, cluster: str, within_s: float = 20.0) -> None:
     assert not [label for label in local_emr.processes() if label.startswith(cluster)]
 
 
+@pytest.mark.fault_case(4, "emr")
 def test_a_launch_past_its_timeout_fails_and_terminates_its_cluster(
     project: S3Project,
     local_emr: Any,
@@ -419,7 +439,7 @@ def test_steps_on_a_named_cluster_install_the_bundle_and_leave_it_running(
     )["JobFlowId"]
     try:
         result, recorder, _, _ = _run(
-            project, "emr", tmp_path, monkeypatch, emr={"cluster_id": cluster}
+            project, "emr", tmp_path, monkeypatch, emr={"cluster_id": cluster}, select=["nodes"]
         )
         assert result.success, failure_messages(result)
         assert not recorder.params("RunJobFlow")
@@ -443,6 +463,7 @@ print("success" if result.success else "failed", flush=True)
 """
 
 
+@pytest.mark.fault_case(6, "emr")
 def test_an_interrupted_run_terminates_its_cluster(
     project: S3Project, local_emr: Any, faults: Any, tmp_path: Path
 ) -> None:
@@ -496,3 +517,93 @@ def test_dagster_aws_pipes_emr_client_cannot_see_a_failed_step() -> None:
     assert "TERMINATED" not in EMR_CLUSTER_TERMINATED_STATES
     waiter = boto3.client("emr", region_name="us-east-1").get_waiter("cluster_terminated")
     assert waiter.config.delay * waiter.config.max_attempts == 30 * 60
+
+
+@pytest.mark.pyspark
+@pytest.mark.fault_case(5, "emr")
+def test_throttling_is_retried_and_sustained_throttling_fails_the_launch_and_ends_its_cluster(
+    project: S3Project, local_emr: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.emulators.faulty import FaultyProxy, throttling, unavailable
+
+    proxy = FaultyProxy(local_emr.endpoint_url).start()
+    try:
+        endpoints = {**project.settings("emr", tmp_path).config.aws.endpoint_urls}
+        aws = {"endpoint_urls": {**endpoints, "emr": proxy.endpoint_url}, "max_attempts": 4}
+        proxy.faults = [throttling("RunJobFlow", times=2), unavailable("DescribeStep", times=2)]
+        transient = tmp_path / "transient"
+        transient.mkdir()
+        result, _, _, _ = _run(project, "emr", transient, monkeypatch, aws=aws, select=["nodes"])
+        assert result.success, failure_messages(result)
+        assert proxy.injected == {"RunJobFlow": 2, "DescribeStep": 2}
+        assert proxy.calls["RunJobFlow"] == 3  # two refusals, then the one cluster
+
+        proxy.faults = [throttling("DescribeStep")]  # for good
+        sustained = tmp_path / "sustained"
+        sustained.mkdir()
+        result, recorder, _, _ = _run(
+            project, "emr", sustained, monkeypatch, aws=aws, select=["nodes"]
+        )
+        assert not result.success
+        message = "\n".join(failure_messages(result).values())
+        assert "the launch failed: ClientError" in message
+        assert "ThrottlingException" in message
+        assert "DescribeStep" in message
+        assert proxy.injected["DescribeStep"] >= 2 + 4  # retried up to [aws] max_attempts
+        (cluster,) = _clusters(recorder)  # terminated although EMR's API kept refusing
+        _ends(local_emr, cluster)
+    finally:
+        proxy.stop()
+
+
+BAD_SEEDS = """company_id,company_name,website,country
+10847,Zimmermann Antriebstechnik SA,https://www.zimmermann-antriebstechnik.ch,CH
+0,Spree Antriebstechnik KG,www.spree-antriebstechnik.de,Germany
+"""
+
+
+@pytest.mark.pyspark
+@pytest.mark.fault_case(15, "emr")
+def test_a_contract_failure_on_emr_reads_as_on_duckdb(
+    local_s3: Any,
+    local_emr: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A source that breaks its contract: the transforms reading it fail with the same report
+    on EMR as on DuckDB, their dependents are not run, nothing of them is published."""
+    endpoint = local_emr.endpoint_url
+    sections = f"""
+[aws]
+endpoint_urls = {{ emr = "{endpoint}", emr-serverless = "{endpoint}", logs = "{endpoint}" }}
+[emr]
+poll_interval_s = 0.2
+logs_wait_s = 5
+[spark.emr]
+"spark.sql.shuffle.partitions" = "1"
+"""
+    bad = s3_project(local_s3, tmp_path_factory.mktemp("badseeds"), sections=sections)
+    key = f"{bad.directory.name}/sample/seed_nodes.csv"
+    local_emr.client("s3").put_object(Bucket=BUCKET, Key=key, Body=BAD_SEEDS.encode())
+    messages = {}
+    for engine in ("duckdb", "emr"):
+        where = tmp_path / engine
+        where.mkdir()
+        result, _, settings, _ = _run(bad, engine, where, monkeypatch)
+        assert not result.success
+        (message,) = failure_messages(result).values()
+        messages[engine] = {
+            line.split(":", 1)[0]: line
+            for line in message.splitlines()
+            if line.split(":", 1)[0] in {t.name for t in example.transforms}
+        }
+        for transform in example.transforms:
+            with pytest.raises(FileNotFoundError):
+                read_arrow(settings.output_location(transform.name), local_s3.options())
+    assert messages["emr"] == messages["duckdb"]
+    assert messages["emr"]["nodes"] == (
+        "nodes: ContractViolation: dataset 'seed_nodes' failed contract SeedNodes: "
+        "2 checks failed on 2 rows"
+    )
+    assert "not run" in messages["emr"]["graph_aggr"]

@@ -147,3 +147,24 @@ def test_hydra_bundle_writes_the_bundle_a_launch_ships(tmp_path: Path) -> None:
     bundle = build_bundle("hydra_transforms.example:registry")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == bundle.files()
     assert done.stdout.splitlines()[-1] == f"bundle {bundle.digest}"
+
+
+def test_log_locations_as_emr_reports_them_are_understood() -> None:
+    """DescribeCluster reports a LogUri as s3n://..."""
+    from hydra_orchestration.launchers.aws import S3Location
+
+    assert S3Location.parse("s3n://logs-bucket/emr/").join("j-1", "steps").uri == (
+        "s3://logs-bucket/emr/j-1/steps"
+    )
+    with pytest.raises(ValueError, match="expected s3://bucket/prefix"):
+        S3Location.parse("hdfs://namenode/logs")
+
+
+def test_tags_list_whole_asset_names_in_characters_every_platform_allows() -> None:
+    from hydra_orchestration.launchers.compute import compute_tags
+
+    names = [f"asset_number_{i:03d}" for i in range(40)]
+    tags = compute_tags(run_id="r", assets=names, mode="full", engine="emr", project="p")
+    listed = tags["hydra/assets"].split()
+    assert listed == names[: len(listed)]
+    assert len(tags["hydra/assets"]) <= 256 < len(" ".join(names))

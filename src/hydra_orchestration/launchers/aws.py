@@ -51,15 +51,29 @@ def aws_clients(settings: Settings) -> ClientFactory:
 
         aws = settings.config.aws
         credentials = aws_environment()
+        from botocore.config import Config
+
         return boto3.client(
             service,  # type: ignore[call-overload]
             region_name=aws.region or settings.s3.region,
             endpoint_url=aws.endpoint_urls.get(service),
             aws_access_key_id=credentials.get("AWS_ACCESS_KEY_ID"),
             aws_secret_access_key=credentials.get("AWS_SECRET_ACCESS_KEY"),
+            config=Config(retries={"mode": "standard", "max_attempts": aws.max_attempts}),
         )
 
     return make
+
+
+@contextlib.contextmanager
+def cleanup(context: Any, what: str) -> Iterator[None]:
+    """Around a launch's clean-up (ending compute, removing Pipes files), which runs in a
+    ``finally``: its own error is logged instead of replacing the launch's outcome or error
+    (the sweeper and the platform's time limits are the backstop)."""
+    try:
+        yield
+    except Exception as exc:
+        context.log.error(f"{what} failed: {type(exc).__name__}: {exc}")
 
 
 @dataclass(frozen=True)
@@ -70,7 +84,8 @@ class S3Location:
     @classmethod
     def parse(cls, uri: str) -> S3Location:
         scheme, sep, rest = uri.partition("://")
-        if not sep or scheme not in ("s3", "s3a") or not rest.split("/")[0]:
+        # s3n:// is how EMR's DescribeCluster reports a LogUri
+        if not sep or scheme not in ("s3", "s3a", "s3n") or not rest.split("/")[0]:
             raise ValueError(f"{uri!r}: expected s3://bucket/prefix")
         bucket, _, key = rest.partition("/")
         return cls(bucket, key.strip("/"))
@@ -102,7 +117,13 @@ class _StagedS3MessageReader(PipesS3MessageReader):
                 PipesBlobStoreMessageWriter.INCLUDE_STDIO_IN_MESSAGES_KEY: False,
             }
         finally:  # the reader's threads have read everything by now
-            S3Store(self.bucket, key_prefix, S3Options(), client=self.client).delete("")
+            try:
+                S3Store(self.bucket, key_prefix, S3Options(), client=self.client).delete("")
+            except Exception as exc:  # never at the cost of the outcomes already read
+                dg.get_dagster_logger().error(
+                    f"removing the Pipes messages under s3://{self.bucket}/{key_prefix} "
+                    f"failed: {type(exc).__name__}: {exc}"
+                )
 
 
 def pipes_s3_transport(

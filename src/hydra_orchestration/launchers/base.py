@@ -13,6 +13,7 @@ it, and reads the outcomes from the step's messages — also when the step faile
 
 from __future__ import annotations
 
+import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -105,6 +106,10 @@ class PipesLauncher(ABC):
                 self.run_step(context, session, request)
             except StepFailed as exc:
                 failure = str(exc)
+            except Exception as exc:  # the platform's API failed (an outage, throttling):
+                # the launch fails naming it, and what the step reported is kept
+                context.log.error(f"the launch failed:\n{traceback.format_exc()}")
+                failure = f"the launch failed: {type(exc).__name__}: {exc}"
         if failure is None and not session.message_handler.received_opened_message:
             failure = (
                 "the step ended without opening Dagster Pipes: it never reached the project's "

@@ -35,11 +35,13 @@ from hydra_orchestration.launchers.aws import (
     S3Location,
     StepLogs,
     aws_clients,
+    cleanup,
     pipes_s3_transport,
     poll,
     tail,
 )
 from hydra_orchestration.launchers.base import PipesLauncher, StepFailed
+from hydra_orchestration.launchers.compute import RUN_ID_TAG, Compute, compute_tags
 from hydra_orchestration.remote.step import StepRequest
 from hydra_orchestration.settings import Settings
 from hydra_orchestration.shipping import Shipped, build_bundle, ship
@@ -48,6 +50,7 @@ __all__ = ["EMRLauncher", "spark_submit_args", "tags_for"]
 
 STEP_FINAL = frozenset({"COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED"})
 CLUSTER_ENDED = frozenset({"TERMINATING", "TERMINATED", "TERMINATED_WITH_ERRORS"})
+CLUSTER_ALIVE = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"]
 
 
 class EMRLauncher(PipesLauncher):
@@ -69,6 +72,24 @@ class EMRLauncher(PipesLauncher):
             client=self.clients("s3"),
             interval=self.config.poll_interval_s,
         )
+
+    def running_compute(self) -> Iterator[Compute]:
+        """Clusters alive with a run id tag (a launch's own; never ``[emr] cluster_id``)."""
+        emr = self.clients("emr")
+        for page in emr.get_paginator("list_clusters").paginate(ClusterStates=CLUSTER_ALIVE):
+            for summary in page["Clusters"]:
+                cluster_id = summary["Id"]
+                if cluster_id == self.config.cluster_id:
+                    continue
+                cluster = emr.describe_cluster(ClusterId=cluster_id)["Cluster"]
+                tags = {tag["Key"]: tag["Value"] for tag in cluster.get("Tags", [])}
+                if RUN_ID_TAG in tags:
+                    yield Compute(
+                        platform="emr",
+                        id=cluster_id,
+                        tags=tags,
+                        end=lambda c=cluster_id: emr.terminate_job_flows(JobFlowIds=[c]),
+                    )
 
     def run_step(
         self, context: dg.AssetExecutionContext, session: dg.PipesSession, request: StepRequest
@@ -132,11 +153,12 @@ class EMRLauncher(PipesLauncher):
                 state = emr.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]
                 if state["Status"]["State"] not in STEP_FINAL:
                     context.log.info(f"cancelling EMR step {step_id} on cluster {cluster_id}")
-                    emr.cancel_steps(
-                        ClusterId=cluster_id,
-                        StepIds=step_ids,
-                        StepCancellationOption="TERMINATE_PROCESS",
-                    )
+                    with cleanup(context, f"cancelling step {step_id}"):
+                        emr.cancel_steps(
+                            ClusterId=cluster_id,
+                            StepIds=step_ids,
+                            StepCancellationOption="TERMINATE_PROCESS",
+                        )
             return
         cluster_id = emr.run_job_flow(
             **self.job_flow(request, shipped, {**step, "ActionOnFailure": "TERMINATE_CLUSTER"})
@@ -147,7 +169,8 @@ class EMRLauncher(PipesLauncher):
             yield cluster_id, step_id
         finally:
             context.log.info(f"terminating EMR cluster {cluster_id}")
-            emr.terminate_job_flows(JobFlowIds=[cluster_id])
+            with cleanup(context, f"terminating cluster {cluster_id}"):
+                emr.terminate_job_flows(JobFlowIds=[cluster_id])
 
     def job_flow(
         self, request: StepRequest, shipped: Shipped, step: dict[str, Any]
@@ -328,11 +351,13 @@ def entrypoint_args(
 def tags_for(request: StepRequest, extra: Mapping[str, str]) -> dict[str, str]:
     """What every cluster and job run is tagged with: who started it and for what."""
     return {
-        "dagster/run-id": request.run_id,
-        "hydra/assets": _limit(",".join(request.transforms), 256),
-        "hydra/execution-mode": request.execution_mode,
-        "hydra/engine": request.engine,
-        "hydra/project": request.registry.partition(":")[0],
+        **compute_tags(
+            run_id=request.run_id,
+            assets=request.transforms,
+            mode=request.execution_mode,
+            engine=request.engine,
+            project=request.registry.partition(":")[0],
+        ),
         **extra,
     }
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
@@ -26,11 +27,13 @@ from hydra_orchestration.launchers.aws import (
     S3Location,
     StepLogs,
     aws_clients,
+    cleanup,
     pipes_s3_transport,
     poll,
     tail,
 )
 from hydra_orchestration.launchers.base import PipesLauncher, StepFailed
+from hydra_orchestration.launchers.compute import RUN_ID_TAG, Compute
 from hydra_orchestration.launchers.emr import entrypoint_args, tags_for
 from hydra_orchestration.remote.step import StepRequest
 from hydra_orchestration.settings import Settings
@@ -39,6 +42,7 @@ from hydra_orchestration.shipping import build_bundle, ship
 __all__ = ["EMRServerlessLauncher"]
 
 RUN_FINAL = frozenset({"SUCCESS", "FAILED", "CANCELLED"})
+RUN_ALIVE = ["SUBMITTED", "PENDING", "SCHEDULED", "RUNNING", "QUEUED"]
 
 
 class EMRServerlessLauncher(PipesLauncher):
@@ -60,6 +64,30 @@ class EMRServerlessLauncher(PipesLauncher):
             client=self.clients("s3"),
             interval=self.config.poll_interval_s,
         )
+
+    def running_compute(self) -> Iterator[Compute]:
+        """Job runs alive on the configured application with a run id tag."""
+        application = self.config.application_id
+        if application is None:
+            return
+        serverless = self.clients("emr-serverless")
+        pages = serverless.get_paginator("list_job_runs").paginate(
+            applicationId=application, states=RUN_ALIVE
+        )
+        for page in pages:
+            for summary in page["jobRuns"]:
+                run_id = summary["id"]
+                job = serverless.get_job_run(applicationId=application, jobRunId=run_id)["jobRun"]
+                tags = dict(job.get("tags") or {})
+                if RUN_ID_TAG in tags:
+                    yield Compute(
+                        platform="emr-serverless",
+                        id=f"{application}/{run_id}",
+                        tags=tags,
+                        end=lambda r=run_id: serverless.cancel_job_run(
+                            applicationId=application, jobRunId=r
+                        ),
+                    )
 
     def run_step(
         self, context: dg.AssetExecutionContext, session: dg.PipesSession, request: StepRequest
@@ -97,14 +125,19 @@ class EMRServerlessLauncher(PipesLauncher):
         )
         run_id = run["jobRunId"]
         session.report_launched({"extras": {"application_id": application, "job_run_id": run_id}})
-        context.log.info(f"EMR Serverless job run {run_id} started on application {application}")
+        context.log.info(
+            f"EMR Serverless job run {run_id} started on application {application}: "
+            f"https://console.aws.amazon.com/emr/home?region={serverless.meta.region_name}"
+            f"#/serverless-applications/{application}"
+        )
         state = None
         try:
             state = self._wait(context, serverless, application, run_id)
         finally:
             if state is None:  # interrupted, timed out or failed while waiting: stop it
                 context.log.info(f"cancelling EMR Serverless job run {run_id}")
-                serverless.cancel_job_run(applicationId=application, jobRunId=run_id)
+                with cleanup(context, f"cancelling job run {run_id}"):
+                    serverless.cancel_job_run(applicationId=application, jobRunId=run_id)
         base = S3Location.parse(log_uri).join(
             "applications", application, "jobs", run_id, "SPARK_DRIVER"
         )
@@ -143,11 +176,8 @@ class EMRServerlessLauncher(PipesLauncher):
             if not seen or seen[-1] != state:
                 seen.append(state)
                 context.log.info(f"EMR Serverless job run {run_id}: {state}")
-                if state == "RUNNING":
-                    url = serverless.get_dashboard_for_job_run(
-                        applicationId=application, jobRunId=run_id
-                    ).get("url")
-                    context.log.info(f"Spark UI of job run {run_id}: {url}")
+                # Not get_dashboard_for_job_run: its URL carries a token valid for an hour,
+                # which would stay in the event log (and it needs one more IAM action).
             return state if state in RUN_FINAL else None
 
         return poll(
