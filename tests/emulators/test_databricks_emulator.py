@@ -81,10 +81,10 @@ SLEEPING_TASK = """\
 import os, time
 from pyspark.sql import SparkSession
 spark = SparkSession.builder.getOrCreate()
-os.makedirs("/dbfs/tmp/cancel", exist_ok=True)
-with open("/dbfs/tmp/cancel/pid.partial", "w") as f:
+os.makedirs("/dbfs/probes/cancel", exist_ok=True)
+with open("/dbfs/probes/cancel/pid.partial", "w") as f:
     f.write(str(os.getpid()))
-os.replace("/dbfs/tmp/cancel/pid.partial", "/dbfs/tmp/cancel/pid")
+os.replace("/dbfs/probes/cancel/pid.partial", "/dbfs/probes/cancel/pid")
 time.sleep(600)
 """
 
@@ -380,8 +380,8 @@ def test_a_terminal_state_fault_ends_the_next_run(
 
 def test_cancel_kills_the_task_process(databricks: LocalDatabricks) -> None:
     w = databricks.workspace_client()
-    w.dbfs.put("/tmp/cancel/pid", contents="", overwrite=True)
-    w.dbfs.delete("/tmp/cancel/pid")
+    w.dbfs.put("/probes/cancel/pid", contents="", overwrite=True)
+    w.dbfs.delete("/probes/cancel/pid")
     w.dbfs.upload("dbfs:/scripts/sleep.py", io.BytesIO(SLEEPING_TASK.encode()), overwrite=True)
     run_id = w.jobs.submit(
         run_name="sleeps",
@@ -395,7 +395,7 @@ def test_cancel_kills_the_task_process(databricks: LocalDatabricks) -> None:
             )
         ],
     ).run_id
-    pid_file = databricks.local_path("dbfs:/tmp/cancel/pid")
+    pid_file = databricks.local_path("dbfs:/probes/cancel/pid")
     deadline = time.monotonic() + 120
     while not pid_file.exists():
         assert time.monotonic() < deadline, "the task never started"

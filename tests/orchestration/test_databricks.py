@@ -155,6 +155,8 @@ def _every_asset_materialized_and_checked(result: dg.ExecuteInProcessResult) -> 
 
 
 @pytest.mark.pyspark
+@pytest.mark.fault_case(1, "databricks")
+@pytest.mark.fault_case(14, "databricks")
 def test_the_example_on_a_job_cluster_equals_the_local_run(
     project: S3Project,
     local: Path,
@@ -344,6 +346,8 @@ def _fails_with(
     ],
     ids=["task-fails", "failed", "timedout", "canceled", "internal-error", "skipped"],
 )
+@pytest.mark.fault_case(2, "databricks")
+@pytest.mark.fault_case(12, "databricks")
 def test_every_terminal_state_but_success_fails_the_step_with_its_message_and_run_page(
     fault: dict[str, Any],
     expected: list[str],
@@ -362,6 +366,7 @@ def test_every_terminal_state_but_success_fails_the_step_with_its_message_and_ru
 
 
 @pytest.mark.faults
+@pytest.mark.fault_case(8, "databricks")
 def test_a_task_that_never_opens_pipes_fails_the_step(
     project: S3Project, databricks: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -374,6 +379,7 @@ def test_a_task_that_never_opens_pipes_fails_the_step(
 
 
 @pytest.mark.faults
+@pytest.mark.fault_case(4, "databricks")
 def test_a_run_past_its_timeout_is_cancelled_and_fails(
     project: S3Project, databricks: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -395,6 +401,8 @@ def test_a_run_past_its_timeout_is_cancelled_and_fails(
 
 
 @pytest.mark.faults
+@pytest.mark.fault_case(5, "databricks")
+@pytest.mark.fault_case(11, "databricks")
 def test_sustained_throttling_fails_the_step_and_cancels_the_run(
     project: S3Project, databricks: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -435,6 +443,7 @@ finally:
 
 
 @pytest.mark.faults
+@pytest.mark.fault_case(6, "databricks")
 def test_an_interrupted_run_cancels_the_databricks_run_and_ends_cancelled(
     project: S3Project, databricks: Any, tmp_path: Path
 ) -> None:
