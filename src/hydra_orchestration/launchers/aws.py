@@ -14,6 +14,7 @@ import gzip
 import sys
 import time
 import uuid
+from abc import abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -22,7 +23,8 @@ import dagster as dg
 from dagster_aws.pipes import PipesS3ContextInjector, PipesS3MessageReader
 from dagster_pipes import PipesBlobStoreMessageWriter
 
-from hydra_orchestration.launchers.base import StepFailed, single_writer
+from hydra_orchestration.launchers.base import PipesLauncher, StepFailed, single_writer
+from hydra_orchestration.remote.step import StepRequest
 from hydra_orchestration.settings import Settings, aws_environment, s3_with_credentials
 from hydra_transforms.stores import S3Options, S3Store, s3_client
 
@@ -63,6 +65,31 @@ def aws_clients(settings: Settings) -> ClientFactory:
         )
 
     return make
+
+
+class AwsPipesLauncher(PipesLauncher):
+    """What the AWS launchers share: boto3 clients from the settings (or given: tests and the
+    sandbox point them at local endpoints), the staging prefix, Pipes over S3."""
+
+    def __init__(self, settings: Settings, clients: ClientFactory | None = None) -> None:
+        self.settings = settings
+        self.clients = clients or aws_clients(settings)
+
+    @property
+    @abstractmethod
+    def interval_s(self) -> float:
+        """How often the launch asks for the compute's state and reads Pipes messages."""
+
+    @property
+    def staging(self) -> str:
+        return self.settings.s3_location(self.settings.config.aws.staging)
+
+    def transport(
+        self, request: StepRequest
+    ) -> tuple[dg.PipesContextInjector, dg.PipesMessageReader]:
+        return pipes_s3_transport(
+            self.staging, request.run_id, client=self.clients("s3"), interval=self.interval_s
+        )
 
 
 @contextlib.contextmanager

@@ -31,16 +31,15 @@ from typing import Any
 import dagster as dg
 
 from hydra_orchestration.launchers.aws import (
+    AwsPipesLauncher,
     ClientFactory,
     S3Location,
     StepLogs,
-    aws_clients,
     cleanup,
-    pipes_s3_transport,
     poll,
     tail,
 )
-from hydra_orchestration.launchers.base import PipesLauncher, StepFailed
+from hydra_orchestration.launchers.base import StepFailed
 from hydra_orchestration.launchers.compute import RUN_ID_TAG, Compute, compute_tags
 from hydra_orchestration.remote.step import StepRequest
 from hydra_orchestration.settings import Settings
@@ -53,25 +52,14 @@ CLUSTER_ENDED = frozenset({"TERMINATING", "TERMINATED", "TERMINATED_WITH_ERRORS"
 CLUSTER_ALIVE = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"]
 
 
-class EMRLauncher(PipesLauncher):
+class EMRLauncher(AwsPipesLauncher):
     def __init__(self, settings: Settings, clients: ClientFactory | None = None) -> None:
-        self.settings = settings
+        super().__init__(settings, clients)
         self.config = settings.config.emr
-        self.clients = clients or aws_clients(settings)
 
     @property
-    def staging(self) -> str:
-        return self.settings.s3_location(self.settings.config.aws.staging)
-
-    def transport(
-        self, request: StepRequest
-    ) -> tuple[dg.PipesContextInjector, dg.PipesMessageReader]:
-        return pipes_s3_transport(
-            self.staging,
-            request.run_id,
-            client=self.clients("s3"),
-            interval=self.config.poll_interval_s,
-        )
+    def interval_s(self) -> float:
+        return self.config.poll_interval_s
 
     def running_compute(self) -> Iterator[Compute]:
         """Clusters alive with a run id tag (a launch's own; never ``[emr] cluster_id``)."""

@@ -23,16 +23,15 @@ from typing import Any
 import dagster as dg
 
 from hydra_orchestration.launchers.aws import (
+    AwsPipesLauncher,
     ClientFactory,
     S3Location,
     StepLogs,
-    aws_clients,
     cleanup,
-    pipes_s3_transport,
     poll,
     tail,
 )
-from hydra_orchestration.launchers.base import PipesLauncher, StepFailed
+from hydra_orchestration.launchers.base import StepFailed
 from hydra_orchestration.launchers.compute import RUN_ID_TAG, Compute
 from hydra_orchestration.launchers.emr import entrypoint_args, tags_for
 from hydra_orchestration.remote.step import StepRequest
@@ -45,25 +44,14 @@ RUN_FINAL = frozenset({"SUCCESS", "FAILED", "CANCELLED"})
 RUN_ALIVE = ["SUBMITTED", "PENDING", "SCHEDULED", "RUNNING", "QUEUED"]
 
 
-class EMRServerlessLauncher(PipesLauncher):
+class EMRServerlessLauncher(AwsPipesLauncher):
     def __init__(self, settings: Settings, clients: ClientFactory | None = None) -> None:
-        self.settings = settings
+        super().__init__(settings, clients)
         self.config = settings.config.emr_serverless
-        self.clients = clients or aws_clients(settings)
 
     @property
-    def staging(self) -> str:
-        return self.settings.s3_location(self.settings.config.aws.staging)
-
-    def transport(
-        self, request: StepRequest
-    ) -> tuple[dg.PipesContextInjector, dg.PipesMessageReader]:
-        return pipes_s3_transport(
-            self.staging,
-            request.run_id,
-            client=self.clients("s3"),
-            interval=self.config.poll_interval_s,
-        )
+    def interval_s(self) -> float:
+        return self.config.poll_interval_s
 
     def running_compute(self) -> Iterator[Compute]:
         """Job runs alive on the configured application with a run id tag."""
