@@ -158,7 +158,7 @@ class AwsConfig(_Section):
     endpoint_urls: dict[str, str] = Field(
         default_factory=dict,
         description="Endpoints of AWS services other than S3 (`emr`, `emr-serverless`, "
-        "`logs`) when they are not AWS's own, e.g. a local emulator.",
+        "`logs`) when they are not AWS's own, e.g. a local AWS-compatible server.",
     )
     staging: str = Field(
         default="{s3}/staging",

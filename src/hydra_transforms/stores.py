@@ -47,7 +47,7 @@ ABSENT = "<absent>"
 @dataclass(frozen=True)
 class S3Options:
     """How to reach an S3-compatible store. ``endpoint_url`` None is AWS itself; another
-    (MinIO, a local emulator) takes path-style addressing. Credentials are given when the
+    (MinIO, Ceph, a local server) takes path-style addressing. Credentials are given when the
     store is used and never printed (they are left out of ``repr``); without them the AWS
     default chain applies (environment, profile, instance role)."""
 
