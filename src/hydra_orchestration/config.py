@@ -510,8 +510,9 @@ class SweeperConfig(_Section):
     enabled: bool | Literal["auto"] = Field(
         default="auto",
         description=(
-            "Whether the sweeper sensor runs by default. `auto`: when the default engine is"
-            " remote or a remote platform's section is in this file."
+            "Whether the sweeper sensor runs by default. `auto`: when it has a platform to"
+            " sweep: the default engine when remote, and each platform whose section (`[emr]`,"
+            " `[emr-serverless]` or `[aws]`, `[databricks]`) is in this file."
         ),
     )
     interval_s: int = Field(

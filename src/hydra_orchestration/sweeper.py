@@ -29,10 +29,15 @@ from hydra_orchestration.launchers.compute import Compute, Sweepable
 from hydra_orchestration.platforms import platform
 from hydra_orchestration.settings import Settings
 
-__all__ = ["SWEEPER", "Swept", "build_sweeper", "sweep", "sweeper_active"]
+__all__ = ["SWEEPER", "Swept", "build_sweeper", "sweep", "sweeper_active", "swept_platforms"]
 
 SWEEPER = "hydra_sweeper"
-REMOTE_SECTIONS = frozenset({"emr", "emr_serverless", "databricks"})
+# The project config's sections that say a platform is in use (``[aws]``: where AWS calls go).
+SECTIONS = {
+    "emr": frozenset({"emr", "aws"}),
+    "emr-serverless": frozenset({"emr_serverless", "aws"}),
+    "databricks": frozenset({"databricks"}),
+}
 IN_PROGRESS = frozenset(
     {
         dg.DagsterRunStatus.QUEUED,
@@ -86,14 +91,24 @@ def sweep(
             yield Swept(compute=compute, run_status=run.status.value)
 
 
+def swept_platforms(settings: Settings) -> frozenset[str]:
+    """The platforms whose compute the sweeper lists: the default engine when it is remote, and
+    every platform whose section is in the project config. Listing a platform nobody uses
+    would cost each evaluation its API's retries (an unreachable or unauthorised endpoint)."""
+    configured = settings.config.model_fields_set
+    used = {name for name, sections in SECTIONS.items() if sections & configured}
+    if platform(settings.engine).remote:
+        used.add(settings.engine)
+    return frozenset(used)
+
+
 def sweeper_active(settings: Settings) -> bool:
-    """Whether the sweeper runs by default (``[sweeper] enabled``; ``auto``: when the default
-    engine is remote or a remote platform's section is in the project config)."""
+    """Whether the sweeper runs by default (``[sweeper] enabled``; ``auto``: when a platform is
+    swept, see :func:`swept_platforms`)."""
     enabled = settings.config.sweeper.enabled
     if enabled != "auto":
         return enabled
-    configured = settings.config.model_fields_set & REMOTE_SECTIONS
-    return platform(settings.engine).remote or bool(configured)
+    return bool(swept_platforms(settings))
 
 
 def build_sweeper(
@@ -102,6 +117,8 @@ def build_sweeper(
     """The sweeper sensor: every ``[sweeper] interval_s``; running by default when a remote
     platform is configured (``[sweeper] enabled``)."""
     config = settings.config.sweeper
+    swept = swept_platforms(settings)
+    launchers = {name: launcher for name, launcher in launchers.items() if name in swept}
 
     @dg.sensor(
         name=SWEEPER,

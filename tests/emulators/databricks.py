@@ -2,7 +2,7 @@
 a data plane that runs each submitted task with ``spark-submit`` on this machine.
 
 Control plane: a stdlib HTTP server on 127.0.0.1 answering OAuth M2M (discovery and token),
-Jobs ``runs/submit|get|cancel|get-output`` (API 2.0, 2.1 and 2.2), ``clusters/get``, DBFS
+Jobs ``runs/submit|get|list|cancel|get-output`` (API 2.0, 2.1 and 2.2), ``clusters/get``, DBFS
 2.0 and the Files API (``fs/files``, ``fs/directories``) with Databricks' JSON shapes and
 error codes, so that the SDK raises what it raises against a workspace (``NotFound``, an
 ``OSError``, for a missing file). Every request but discovery and the token call must carry
@@ -477,6 +477,8 @@ class LocalDatabricks:
                     "get-output": self._get_output,
                 }[op]
                 return 200, handler(args if isinstance(args, dict) else {}), {}
+        if re.fullmatch(r"/api/2\.[12]/jobs/runs/list", path) and method == "GET":
+            return 200, self._list_runs(query), {}
         if re.fullmatch(r"/api/2\.[01]/clusters/get", path) and method == "GET":
             return 200, self._get_cluster(query), {}
         if m := re.fullmatch(r"/api/2\.0/dbfs/([a-z-]+)", path):
@@ -627,6 +629,41 @@ class LocalDatabricks:
                 if run.life == "RUNNING":
                     self._set(run, "TERMINATING")
         return {}
+
+    def _list_runs(self, query: dict[str, str]) -> dict[str, Any]:
+        """``runs/list``: newest first, ``limit`` (1-25, default 20) a page, ``page_token`` the
+        next page's; ``active_only``, ``completed_only``, ``run_type`` filter; ``tasks`` only
+        with ``expand_tasks``. Every run here is a one-time run (``SUBMIT_RUN``)."""
+        active, completed = (
+            query.get("active_only") == "true",
+            query.get("completed_only") == "true",
+        )
+        if active and completed:
+            raise _bad("active_only and completed_only cannot both be true")
+        try:
+            limit = int(query.get("limit", "20"))
+            offset = int(query.get("page_token") or query.get("offset") or "0")
+        except ValueError:
+            raise _bad(f"Invalid limit or page_token: {query}") from None
+        if not 1 <= limit <= 25:
+            raise _bad(f"limit must be between 1 and 25, got {limit}")
+        if query.get("run_type", "SUBMIT_RUN") != "SUBMIT_RUN":
+            return {"runs": [], "has_more": False}
+        with self._lock:
+            runs = sorted(self._runs.values(), key=lambda r: r.run_id, reverse=True)
+            runs = [
+                r
+                for r in runs
+                if (not active or r.life not in TERMINAL) and (not completed or r.life in TERMINAL)
+            ]
+            page = [self._run_json(r) for r in runs[offset : offset + limit]]
+        if query.get("expand_tasks") != "true":
+            for run in page:
+                run.pop("tasks", None)
+        body: dict[str, Any] = {"runs": page, "has_more": offset + limit < len(runs)}
+        if body["has_more"]:
+            body["next_page_token"] = str(offset + limit)
+        return body
 
     def _get_output(self, args: dict[str, Any]) -> dict[str, Any]:
         try:

@@ -531,3 +531,40 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is dead, only not reaped
+
+
+def test_runs_list_pages_and_filters_as_the_sdk_reads_it(databricks: LocalDatabricks) -> None:
+    """runs/list as the sweeper calls it: the SDK follows next_page_token; active_only and
+    completed_only split the runs; tasks only with expand_tasks."""
+    w = databricks.workspace_client()
+    ended = []
+    for _ in range(3):
+        databricks.faults.terminal_state = ("TERMINATED", "FAILED")
+        ended.append(submit_command_task(databricks, w))
+    databricks.faults.task_delay_s = 60  # held RUNNING until cancelled
+    databricks.faults.task_command = [sys.executable, "-c", "print('never')"]
+    active = submit_command_task(databricks, w)
+    try:
+        for run_id in ended:
+            databricks.wait(run_id, timeout=30)
+        seen = len(databricks.requests)
+        completed = [
+            r.run_id for r in w.jobs.list_runs(completed_only=True, limit=2, expand_tasks=True)
+        ]
+        assert set(ended) <= set(completed)
+        assert all(r.tasks for r in w.jobs.list_runs(completed_only=True, expand_tasks=True))
+        assert completed == sorted(completed, reverse=True)  # newest first
+        pages = [r for r in databricks.requests[seen:] if r.path == "/api/2.2/jobs/runs/list"]
+        assert len(pages) >= 2
+        assert "page_token" in pages[1].query
+        running = list(w.jobs.list_runs(active_only=True, run_type=jobs.RunType.SUBMIT_RUN))
+        assert active in [r.run_id for r in running]
+        assert not set(ended) & {r.run_id for r in running}
+        assert not any(r.tasks for r in running)
+        assert all(r.run_name == "command" for r in running)
+        assert not list(w.jobs.list_runs(run_type=jobs.RunType.JOB_RUN))
+        with pytest.raises(Exception, match="limit must be between 1 and 25"):
+            list(w.jobs.list_runs(limit=26))
+    finally:
+        w.jobs.cancel_run(active)
+        databricks.wait(active, timeout=30)

@@ -26,7 +26,9 @@ import pytest
 
 from hydra_orchestration.config import ConfigError, parse_config
 from hydra_orchestration.definitions import PIPELINE_JOB, build_definitions
+from hydra_orchestration.launchers.compute import compute_tags, name_with_tags
 from hydra_orchestration.settings import Settings
+from hydra_orchestration.sweeper import SWEEPER
 from hydra_transforms.example import registry as example
 from hydra_transforms.storage import read_arrow
 from tests.conftest import PROJECT_ROOT
@@ -35,6 +37,8 @@ from tests.orchestration.cloud import PARTITION, S3Project, local_outputs, s3_pr
 from tests.orchestration.conftest import failure_messages
 
 pytestmark = [pytest.mark.databricks, pytest.mark.s3]
+
+PROJECT = "hydra_transforms.example"
 
 SUBMIT = "/api/2.2/jobs/runs/submit"
 CANCEL = "/api/2.2/jobs/runs/cancel"
@@ -427,6 +431,7 @@ SCRIPT = """
 import sys
 import dagster as dg
 from hydra_orchestration.definitions import PIPELINE_JOB, build_definitions
+from hydra_orchestration.launchers.compute import compute_tags, name_with_tags
 from hydra_orchestration.settings import settings_from_environment
 
 instance = dg.DagsterInstance.get()  # DAGSTER_HOME: the test asks it to terminate the run
@@ -442,11 +447,11 @@ finally:
 """
 
 
-@pytest.mark.faults
-@pytest.mark.fault_case(6, "databricks")
-def test_an_interrupted_run_cancels_the_databricks_run_and_ends_cancelled(
-    project: S3Project, databricks: Any, tmp_path: Path
-) -> None:
+def _pipeline_held_running(
+    project: S3Project, databricks: Any, home: Path
+) -> tuple[subprocess.Popen[str], int]:
+    """The example on databricks in a process of its own (DAGSTER_HOME ``home``), its task
+    held RUNNING (it would only print once started); the process and the run, once RUNNING."""
     databricks.faults.task_delay_s = 120
     databricks.faults.task_command = [sys.executable, "-c", "print('never')"]
     before = set(databricks.run_states())
@@ -456,7 +461,7 @@ def test_an_interrupted_run_cancels_the_databricks_run_and_ends_cancelled(
         **databricks.environment(),
         "SPARK_PIPES_ENGINE": "databricks",
         "SPARK_EXECUTION_MODE": "small_dev_sample_s3",
-        "DAGSTER_HOME": str(tmp_path),
+        "DAGSTER_HOME": str(home),
     }
     process = subprocess.Popen(
         [sys.executable, "-c", SCRIPT, PARTITION],
@@ -468,13 +473,25 @@ def test_an_interrupted_run_cancels_the_databricks_run_and_ends_cancelled(
     )
     try:
         deadline = time.monotonic() + 90
-        run_id = None
-        while run_id is None:
+        while True:
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "no run reached RUNNING"
             running = {r for r, s in databricks.run_states().items() if s[0] == "RUNNING"}
-            run_id = next(iter(running - before), None)
+            if started := running - before:
+                return process, next(iter(started))
             time.sleep(0.1)
+    except BaseException:
+        process.kill()
+        raise
+
+
+@pytest.mark.faults
+@pytest.mark.fault_case(6, "databricks")
+def test_an_interrupted_run_cancels_the_databricks_run_and_ends_cancelled(
+    project: S3Project, databricks: Any, tmp_path: Path
+) -> None:
+    process, run_id = _pipeline_held_running(project, databricks, tmp_path)
+    try:
         # What Dagster's run termination does: mark the run CANCELING, interrupt its worker.
         instance = dg.DagsterInstance.from_config(str(tmp_path))
         (dagster_run,) = instance.get_runs()
@@ -490,6 +507,77 @@ def test_an_interrupted_run_cancels_the_databricks_run_and_ends_cancelled(
     assert databricks.wait(run_id, timeout=20) == ("TERMINATED", "CANCELED")
     assert "run status: CANCELED" in stdout, stdout  # the interrupt went on: the run ended
     # cancelled, not as a success or a failure
+
+
+@pytest.mark.faults
+@pytest.mark.fault_case(7, "databricks")
+def test_the_sweeper_cancels_the_run_of_a_killed_orchestrator_and_nothing_else(
+    project: S3Project, databricks: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGKILL of the process running a Dagster run on databricks: its launch cannot cancel
+    the run it submitted. Once the Dagster run is marked failed (run monitoring's verdict on a
+    run whose worker is gone), the sweeper cancels that run — and no run not named for this
+    project and a Dagster run that is over."""
+    from databricks.sdk.service import jobs
+
+    process, run_id = _pipeline_held_running(project, databricks, tmp_path)
+    process.kill()
+    process.wait(timeout=30)
+    w = databricks.workspace_client()
+    dead = dg.DagsterInstance.from_config(str(tmp_path)).get_runs()[0].run_id
+
+    def submit(name: str) -> int:
+        task = {
+            "task_key": "other",
+            "spark_python_task": {"python_file": "dbfs:/scripts/other.py"},
+            "new_cluster": {"spark_version": "15.4.x-scala2.12", "num_workers": 0},
+        }
+        return w.jobs.submit(run_name=name, tasks=[jobs.SubmitTask.from_dict(task)]).run_id
+
+    def named(run: str, project: str = PROJECT) -> str:
+        return name_with_tags(
+            compute_tags(
+                run_id=run, assets=["edges"], mode="m", engine="databricks", project=project
+            )
+        )
+
+    others = [
+        submit("a notebook someone runs"),
+        submit(named(dead, project="someone_elses")),
+        submit(named("00000000-0000-0000-0000-000000000000")),  # a run this instance lacks
+    ]
+    try:
+        project = dataclasses.replace(
+            project, environ={**project.environ, **databricks.environment()}
+        )
+        for name, value in project.environ.items():
+            monkeypatch.setenv(name, value)  # read by the sweeper's client, as in a deployment
+        instance = dg.DagsterInstance.from_config(str(tmp_path))
+        (run,) = instance.get_runs()
+        assert run.status == dg.DagsterRunStatus.STARTED  # as the killed process left it
+        assert databricks.run_states()[run_id] == ("RUNNING", None)  # orphaned, and billing
+        sensor = build_definitions(project.settings("databricks", tmp_path)).get_sensor_def(SWEEPER)
+        assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+        untouched = sensor(dg.build_sensor_context(instance=instance))
+        assert isinstance(untouched, dg.SensorResult)
+        assert not untouched.asset_events  # its Dagster run looks in progress: not swept yet
+
+        instance.report_run_failed(run, "the run's worker is gone")
+        swept = sensor(dg.build_sensor_context(instance=instance))
+        assert isinstance(swept, dg.SensorResult)
+        observed = {
+            e.asset_key.to_user_string(): e.metadata["swept"].value for e in swept.asset_events
+        }
+        assert set(observed) == {t.name for t in example.transforms}
+        assert set(observed.values()) == {f"databricks {run_id}"}
+        assert databricks.wait(run_id, timeout=30) == ("TERMINATED", "CANCELED")
+        assert all(databricks.run_states()[other][0] != "TERMINATED" for other in others)
+        again = sensor(dg.build_sensor_context(instance=instance))
+        assert isinstance(again, dg.SensorResult)
+        assert not again.asset_events
+    finally:
+        for other in others:
+            w.jobs.cancel_run(other)
 
 
 def test_dagster_databricks_client_swallows_an_interrupt_and_has_no_timeout(

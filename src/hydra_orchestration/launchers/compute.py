@@ -9,11 +9,19 @@ has ended — a killed orchestrator, a lost worker — is found and ended (see
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-__all__ = ["RUN_ID_TAG", "Compute", "Sweepable", "compute_tags"]
+__all__ = [
+    "RUN_ID_TAG",
+    "Compute",
+    "Sweepable",
+    "compute_tags",
+    "name_with_tags",
+    "tags_in_name",
+]
 
 RUN_ID_TAG = "dagster/run-id"
 ASSETS_TAG = "hydra/assets"
@@ -41,6 +49,28 @@ def compute_tags(
     }
 
 
+NAMED = re.compile(r"hydra\[(?P<project>[^\]\s]+)\] (?P<run>[0-9a-f-]{36}): (?P<assets>.*)", re.S)
+
+
+def name_with_tags(tags: Mapping[str, str]) -> str:
+    """A name that carries the tags the sweeper reads, for compute that has none of its own
+    (a Databricks one-time run: ``runs/submit`` takes no tags, and serverless or all-purpose
+    compute has no job cluster to carry them): ``hydra[<project>] <run id>: <assets>``."""
+    return f"hydra[{tags[PROJECT_TAG]}] {tags[RUN_ID_TAG]}: {tags[ASSETS_TAG]}"
+
+
+def tags_in_name(name: str | None) -> dict[str, str]:
+    """The tags :func:`name_with_tags` put in ``name``; none from any other name."""
+    found = NAMED.fullmatch(name or "")
+    if found is None:
+        return {}
+    return {
+        PROJECT_TAG: found["project"],
+        RUN_ID_TAG: found["run"],
+        ASSETS_TAG: found["assets"],
+    }
+
+
 @dataclass(frozen=True)
 class Compute:
     """One running cluster, job run or task: ``end()`` terminates or cancels it."""
@@ -48,7 +78,7 @@ class Compute:
     platform: str
     id: str
     tags: Mapping[str, str]
-    end: Callable[[], None] = field(compare=False, repr=False)
+    end: Callable[[], object] = field(compare=False, repr=False)
 
     @property
     def run_id(self) -> str | None:

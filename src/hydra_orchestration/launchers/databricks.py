@@ -7,7 +7,9 @@ run), on the all-purpose cluster ``[databricks] cluster_id`` names, or, with ``[
 serverless``, on serverless jobs compute. The code goes with it as the bundle
 (:mod:`hydra_orchestration.shipping`), uploaded to ``[databricks] files`` once per content:
 the wheel is a task library (an environment dependency on serverless), the entrypoint the
-task's Python file. Pipes' parameters travel as the entrypoint's arguments; its context and
+task's Python file. The run is named for its project, Dagster run and assets
+(:func:`~hydra_orchestration.launchers.compute.name_with_tags`: one-time runs take no tags), which
+is how the sweeper finds it. Pipes' parameters travel as the entrypoint's arguments; its context and
 messages go through dagster-databricks' DBFS or volume injector and reader. The driver's
 stdout and stderr, delivered by the job cluster to DBFS, are forwarded after the run (not by
 dagster-databricks' DBFS log readers: they find the logs through the step's Pipes "opened"
@@ -57,6 +59,7 @@ from dagster_databricks.pipes import (
 
 from hydra_orchestration.launchers.aws import poll, tail
 from hydra_orchestration.launchers.base import PipesLauncher, StepFailed, single_writer
+from hydra_orchestration.launchers.compute import Compute, name_with_tags, tags_in_name
 from hydra_orchestration.launchers.emr import tags_for
 from hydra_orchestration.remote.step import StepRequest
 from hydra_orchestration.settings import Settings, databricks_credentials
@@ -113,6 +116,22 @@ class DatabricksLauncher(PipesLauncher):
         self.config = settings.config.databricks
         self.clients = client or workspace_clients(settings)
         self._launch = threading.local()  # this thread's launch: its client
+
+    def running_compute(self) -> Iterator[Compute]:
+        """One-time runs still going whose name carries a run id (:func:`name_with_tags`);
+        ending one cancels it (and Databricks ends its job cluster with it)."""
+        from databricks.sdk.service import jobs
+
+        client = self.clients()
+        for run in client.jobs.list_runs(active_only=True, run_type=jobs.RunType.SUBMIT_RUN):
+            tags = tags_in_name(run.run_name)
+            if tags and run.run_id is not None:
+                yield Compute(
+                    platform="databricks",
+                    id=str(run.run_id),
+                    tags=tags,
+                    end=lambda r=run.run_id: client.jobs.cancel_run(r),
+                )
 
     @property
     def pipes_transport(self) -> str:
@@ -221,7 +240,8 @@ class DatabricksLauncher(PipesLauncher):
             else:
                 task["new_cluster"] = self.new_cluster(request, tags)
         return {
-            "run_name": _limit(f"hydra {request.run_id[:8]} {', '.join(request.transforms)}"),
+            # runs/submit takes no tags: the run's name carries what the sweeper reads.
+            "run_name": name_with_tags(tags),
             "tasks": [task],
             "environments": environments,
             # Databricks ends the run itself should this process be gone (a minute after the
@@ -424,7 +444,3 @@ def _api(what: str, retry_timeout_s: int) -> Iterator[None]:
     except DatabricksError as exc:
         code = getattr(exc, "error_code", None) or type(exc).__name__
         raise StepFailed(f"Databricks API: {what} failed: {code}: {exc}") from exc
-
-
-def _limit(text: str, size: int = 4096) -> str:
-    return text if len(text) <= size else text[: size - 1] + "…"
