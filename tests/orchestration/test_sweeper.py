@@ -17,7 +17,7 @@ import pytest
 from hydra_orchestration.definitions import build_definitions
 from hydra_orchestration.launchers.compute import compute_tags
 from hydra_orchestration.settings import load_settings
-from hydra_orchestration.sweeper import SWEEPER
+from hydra_orchestration.sweeper import SWEEPER, swept_platforms
 from hydra_transforms.example import registry as example
 from tests.conftest import PROJECT_ROOT
 from tests.emulators.emr import ACCOUNT_ID
@@ -191,6 +191,9 @@ def test_the_sweeper_runs_by_default_only_where_remote_compute_is_configured(
         build_definitions(duckdb_with_emr_configured).get_sensor_def(SWEEPER).default_status
         == dg.DefaultSensorStatus.RUNNING
     )
+    # It lists only the platforms in use: [aws] and [emr-serverless] here, not Databricks.
+    assert swept_platforms(local) == frozenset()
+    assert swept_platforms(duckdb_with_emr_configured) == {"emr", "emr-serverless"}
 
 
 RUN = """
