@@ -38,6 +38,7 @@ class Profile:
     orchestration_repeats: int
     orchestration_sizes: tuple[int, ...] = ()  # generated data sets beside data/sample
     emr_rounds: int = 3  # the example on the offline EMR vs local Spark, interleaved
+    databricks_rounds: int = 3  # the same on the offline Databricks (job cluster, serverless)
     single_run_from: int = 10**18  # sizes from here on are timed once (minutes per run)
     # DuckDB with a memory limit, on data larger than that limit: it must spill, not fail.
     memory_size: int = 10_000_000
@@ -58,6 +59,7 @@ PROFILES = {
         devloop_repeats=1,
         orchestration_repeats=1,
         emr_rounds=1,
+        databricks_rounds=1,
     ),
     # The issue's sizes. About an hour on an idle 2-core machine: the largest runs (DuckDB at
     # 10^8, Spark at 10^7) take minutes each and are timed once.
@@ -239,6 +241,28 @@ def emr(p: Profile, results: dict[str, Any]) -> None:
     )
 
 
+def databricks(p: Profile, results: dict[str, Any]) -> None:
+    """The example on the sample through the offline Databricks, on a job cluster and on
+    serverless, vs the same step on local Spark through Pipes (bench/cloud.py), rounds
+    interleaved in one process."""
+    r = call_worker(
+        "databricks",
+        root=str(ROOT),
+        work=str(RAW / "work" / "databricks"),
+        rounds=p.databricks_rounds,
+        poll_interval_s=1.0,
+        phase_s=0.1,
+    )
+    results["databricks"] = r
+    for name, phases in r["phases_median"].items():
+        shown = ", ".join(f"{k} {v}" for k, v in phases.items())
+        _say(
+            f"{name}: /pyspark = {r[f'ratio_{name}_vs_pyspark']} "
+            f"({r['variants'][name]['median_s']:.1f} s vs "
+            f"{r['variants']['pyspark']['median_s']:.1f} s; phases: {shown})"
+        )
+
+
 def machine() -> dict[str, Any]:
     from importlib.metadata import version
 
@@ -287,6 +311,7 @@ SUITES = {
     "orchestration": orchestration,
     "memory": memory,
     "emr": emr,
+    "databricks": databricks,
 }
 
 

@@ -152,6 +152,28 @@ def render(results: dict[str, Any]) -> str:
                 command("emr"),
             )
         )
+    if d := results.get("databricks"):
+        for name, where in (
+            ("databricks", "a job cluster"),
+            ("databricks-serverless", "serverless, Pipes through a UC volume"),
+        ):
+            ph = d["phases_median"][name]
+            lines.append(
+                _row(
+                    f"{name} (the offline Databricks, {where}) / pyspark (a local Spark "
+                    "subprocess), both through Pipes on the S3 sample, one crawl, one Spark core "
+                    f"({d['variants'][name]['median_s']:.1f} s / "
+                    f"{d['variants']['pyspark']['median_s']:.1f} s; launch: ship {ph['ship_s']} "
+                    f"s, run pending {ph['start_s']} s, task {ph['step_s']} s, poll lag "
+                    f"{ph['poll_lag_s']} s at {d['poll_interval_s']} s polling, logs and clean-up "
+                    f"{ph['after_s']} s)",
+                    f"{d[f'ratio_{name}_vs_pyspark']:.2f}x",
+                    "≤ 1.5x",
+                    _verdict(d[f"ratio_{name}_vs_pyspark"], 1.5, runs=len(d["phases"][name])),
+                    _loads({"0": d["variants"][name], "1": d["variants"]["pyspark"]}),
+                    command("databricks"),
+                )
+            )
     m = results["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
     head = (

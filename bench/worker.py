@@ -195,10 +195,17 @@ def emr(params: dict[str, Any]) -> dict[str, Any]:
     return measure(params)
 
 
+def databricks(params: dict[str, Any]) -> dict[str, Any]:
+    from bench.cloud import databricks as measure
+
+    return measure(params)
+
+
 TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "abstraction": abstraction,
     "orchestration": orchestration,
     "emr": emr,
+    "databricks": databricks,
 }
 
 

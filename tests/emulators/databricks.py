@@ -1404,7 +1404,7 @@ def _python_error(stderr: str) -> tuple[str | None, str | None]:
     return trace[-1], "\n".join(trace)
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -1426,14 +1426,14 @@ def _descendants(pid: int) -> list[int]:
 def _signal_tree(pid: int, sig: int, known: list[int]) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)  # the task's process group (start_new_session)
-    for child in {*known, *_descendants(pid)}:  # and whoever left it
+    for child in {*known, *descendants(pid)}:  # and whoever left it
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(child, sig)
 
 
 def _kill_tree(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM to the task's process group and descendants, SIGKILL after a grace period."""
-    known = _descendants(process.pid)
+    known = descendants(process.pid)
     _signal_tree(process.pid, signal.SIGTERM, known)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=KILL_GRACE_S)

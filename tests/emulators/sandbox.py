@@ -23,6 +23,7 @@ from pathlib import Path
 
 from tests.emulators.databricks import LocalDatabricks
 from tests.emulators.emr import ACCOUNT_ID, LocalEMR
+from tests.emulators.project import s3_modes
 from tests.emulators.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY, LocalS3
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,34 +32,16 @@ VOLUME = "/Volumes/main/hydra/files"
 
 
 def config_text(endpoint_url: str, application_id: str) -> str:
-    sample = ROOT / "data" / "sample"
     role = f"arn:aws:iam::{ACCOUNT_ID}:role/hydra-emr-serverless"
+    modes = s3_modes(
+        endpoint_url=endpoint_url,
+        bucket=BUCKET,
+        prefix="ascii-hydra",
+        local_warehouse=ROOT / "warehouse" / "small_dev_sample_local",
+    )
     return f"""\
 # Written by `make sandbox`: the S3 modes on the local S3 server at {endpoint_url}.
-[partitions]
-crawl_id = ["CC-MAIN-2024-10", "CC-MAIN-2024-33"]
-
-[s3]
-bucket = "{BUCKET}"
-prefix = "ascii-hydra"
-endpoint_url = "{endpoint_url}"
-path_style = true
-
-[modes.small_dev_sample_local]
-warehouse = "{ROOT / "warehouse" / "small_dev_sample_local"}"
-[modes.small_dev_sample_local.sources]
-seed_nodes = "{sample / "seed_nodes.csv"}"
-crawl_records = "{sample / "crawl_records"}"
-
-[modes.small_dev_sample_s3]
-warehouse = "{{s3}}/small_dev_sample_s3/warehouse"
-[modes.small_dev_sample_s3.sources]
-seed_nodes = "{{s3}}/sample/seed_nodes.csv"
-crawl_records = "{{s3}}/sample/crawl_records"
-
-[pyspark]
-jars = "{ROOT / ".cache" / "spark-jars"}"
-
+{modes}
 [aws]
 endpoint_urls = {{ emr = "{endpoint_url}", emr-serverless = "{endpoint_url}", logs = "{endpoint_url}" }}
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.emulators.databricks import Faults, LocalDatabricks
+from tests.emulators.databricks import Faults, LocalDatabricks, descendants
 
 dg = pytest.importorskip("dagster")
 pytest.importorskip("dagster_databricks")
@@ -517,12 +517,6 @@ def test_dbfs_and_files_errors_are_databricks_errors(databricks: LocalDatabricks
     assert w.dbfs.read("/errors/file", offset=1).bytes_read == 0
     with pytest.raises(NotFound):
         w.files.download("/Volumes/no/such/volume/file")
-
-
-def descendants(pid: int) -> list[int]:
-    from tests.emulators.databricks import _descendants
-
-    return _descendants(pid)
 
 
 def alive(pid: int) -> bool:

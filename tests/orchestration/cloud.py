@@ -13,6 +13,7 @@ from typing import Any
 
 from hydra_orchestration.settings import Settings, load_settings
 from tests.conftest import PROJECT_ROOT, SAMPLE_DIR
+from tests.emulators.project import s3_modes
 from tests.emulators.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 from tests.orchestration.conftest import TEST_SPARK
 
@@ -49,7 +50,13 @@ def s3_project(local_s3: Any, directory: Path, *, sections: str = "") -> S3Proje
     sample uploaded by `hydra upload-sample`."""
     local_s3.bucket(BUCKET)
     config = directory / "hydra.toml"
-    config.write_text(_config(directory, local_s3.endpoint_url) + sections)
+    modes = s3_modes(
+        endpoint_url=local_s3.endpoint_url,
+        bucket=BUCKET,
+        prefix=directory.name,
+        local_warehouse=directory / "local-warehouse",
+    )
+    config.write_text(modes + sections)
     environ = {
         "HYDRA_CONFIG": str(config),
         "ASCII_AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
@@ -86,29 +93,3 @@ def local_outputs(warehouse: Path) -> Path:
         partition=PARTITION,
     )
     return warehouse
-
-
-def _config(tmp: Path, endpoint_url: str) -> str:
-    """The packaged config's S3 modes, pointed at the local S3 server; the local sample mode
-    as it is (where upload-sample copies from)."""
-    return f"""
-[partitions]
-crawl_id = ["CC-MAIN-2024-10", "CC-MAIN-2024-33"]
-[s3]
-bucket = "{BUCKET}"
-prefix = "{tmp.name}"
-endpoint_url = "{endpoint_url}"
-path_style = true
-[modes.small_dev_sample_local]
-warehouse = "{tmp / "local-warehouse"}"
-[modes.small_dev_sample_local.sources]
-seed_nodes = "{SAMPLE_DIR / "seed_nodes.csv"}"
-crawl_records = "{SAMPLE_DIR / "crawl_records"}"
-[modes.small_dev_sample_s3]
-warehouse = "{{s3}}/small_dev_sample_s3/warehouse"
-[modes.small_dev_sample_s3.sources]
-seed_nodes = "{{s3}}/sample/seed_nodes.csv"
-crawl_records = "{{s3}}/sample/crawl_records"
-[pyspark]
-jars = "{PROJECT_ROOT / ".cache" / "spark-jars"}"
-"""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,21 @@ TEST_SPARK = {
     "spark.sql.shuffle.partitions": "1",
     "spark.default.parallelism": "1",
 }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prompt_pipes_readers() -> Iterator[None]:
+    """Test speed only: Dagster's blob-store Pipes readers (S3, DBFS, volumes) keep reading
+    for 10 s after a session closes without the step's closing message, for messages still
+    on their way. Here the step's process has exited by then and every write it made is
+    complete, so nothing comes later: one second is enough, and a failing launch is not held
+    10 s (about ten such tests per remote platform). Launches in the tests' own subprocesses
+    wait the full 10 s, as in production."""
+    from dagster._core.pipes import utils
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(utils, "WAIT_FOR_LOGS_AFTER_EXECUTION_INTERVAL", 1)
+        yield
 
 
 def example_settings(tmp_path: Path, engine: str) -> Settings:

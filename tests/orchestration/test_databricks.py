@@ -28,10 +28,12 @@ from hydra_orchestration.config import ConfigError, parse_config
 from hydra_orchestration.definitions import PIPELINE_JOB, build_definitions
 from hydra_orchestration.launchers.compute import compute_tags, name_with_tags
 from hydra_orchestration.settings import Settings
+from hydra_orchestration.shipping import build_bundle, ship_to_databricks
 from hydra_orchestration.sweeper import SWEEPER
 from hydra_transforms.example import registry as example
 from hydra_transforms.storage import read_arrow
 from tests.conftest import PROJECT_ROOT
+from tests.emulators.databricks import descendants
 from tests.emulators.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 from tests.orchestration.cloud import PARTITION, S3Project, local_outputs, s3_project
 from tests.orchestration.conftest import failure_messages
@@ -227,11 +229,14 @@ def test_the_example_on_a_job_cluster_equals_the_local_run(
     _no_secret_sent(databricks, instance, result.run_id)
     _pipes_files_are_gone(databricks)
 
-    # The same code again: the bundle is not uploaded twice.
-    again, _, again_instance, _ = _run(project, databricks, tmp_path / "again", monkeypatch)
-    assert again.success, failure_messages(again)
-    logs = "\n".join(str(r) for r in again_instance.all_logs(again.run_id))
-    assert "code bundle already at dbfs:/hydra/code/" in logs
+    # The same code again (shipped as every launch ships it): found, not uploaded twice.
+    logs = "\n".join(str(r) for r in instance.all_logs(result.run_id))
+    again = ship_to_databricks(build_bundle(), "dbfs:/hydra", client=databricks.workspace_client())
+    assert not again.uploaded
+    assert again.entrypoint == python_file
+    assert f"code bundle uploaded to {again.prefix}" in logs or (
+        f"code bundle already at {again.prefix}" in logs  # an earlier test shipped it
+    )
 
 
 @pytest.mark.pyspark
@@ -447,14 +452,9 @@ finally:
 """
 
 
-def _pipeline_held_running(
-    project: S3Project, databricks: Any, home: Path
-) -> tuple[subprocess.Popen[str], int]:
-    """The example on databricks in a process of its own (DAGSTER_HOME ``home``), its task
-    held RUNNING (it would only print once started); the process and the run, once RUNNING."""
-    databricks.faults.task_delay_s = 120
-    databricks.faults.task_command = [sys.executable, "-c", "print('never')"]
-    before = set(databricks.run_states())
+def _pipeline_process(project: S3Project, databricks: Any, home: Path) -> subprocess.Popen[str]:
+    """The example on databricks in a process of its own (DAGSTER_HOME ``home``), as a run
+    worker runs it: it prints how the run ended, then each run's status."""
     environ = {
         **os.environ,
         **project.environ,
@@ -463,7 +463,7 @@ def _pipeline_held_running(
         "SPARK_EXECUTION_MODE": "small_dev_sample_s3",
         "DAGSTER_HOME": str(home),
     }
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-c", SCRIPT, PARTITION],
         cwd=PROJECT_ROOT,
         env=environ,
@@ -471,18 +471,36 @@ def _pipeline_held_running(
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _new_running_run(
+    process: subprocess.Popen[str], databricks: Any, before: set[int], timeout_s: float = 90
+) -> int:
+    """The Databricks run ``process`` submitted, once RUNNING (``before``: the runs before)."""
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + timeout_s
         while True:
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "no run reached RUNNING"
             running = {r for r, s in databricks.run_states().items() if s[0] == "RUNNING"}
             if started := running - before:
-                return process, next(iter(started))
+                return next(iter(started))
             time.sleep(0.1)
     except BaseException:
         process.kill()
         raise
+
+
+def _pipeline_held_running(
+    project: S3Project, databricks: Any, home: Path
+) -> tuple[subprocess.Popen[str], int]:
+    """The example in a process of its own, its task held RUNNING (it would only print once
+    started); the process and the run, once RUNNING."""
+    databricks.faults.task_delay_s = 120
+    databricks.faults.task_command = [sys.executable, "-c", "print('never')"]
+    before = set(databricks.run_states())
+    process = _pipeline_process(project, databricks, home)
+    return process, _new_running_run(process, databricks, before)
 
 
 @pytest.mark.faults
@@ -578,6 +596,57 @@ def test_the_sweeper_cancels_the_run_of_a_killed_orchestrator_and_nothing_else(
     finally:
         for other in others:
             w.jobs.cancel_run(other)
+
+
+@pytest.mark.pyspark
+@pytest.mark.faults
+@pytest.mark.fault_case(9, "databricks")
+def test_a_driver_killed_mid_stream_fails_the_step_and_keeps_what_it_reported(
+    project: S3Project, databricks: Any, tmp_path: Path
+) -> None:
+    """The task's Python driver is SIGKILLed (the OOM killer's way) after its first transform
+    reported, before Pipes' closing message: the step fails naming the run's end, the first
+    asset stays materialized, no other asset is, and the run has ended."""
+    before = set(databricks.run_states())
+    process = _pipeline_process(project, databricks, tmp_path)
+    try:
+        run_id = _new_running_run(process, databricks, before, timeout_s=120)
+        stdout = databricks.run_directory(run_id) / "driver" / "stdout"
+        deadline = time.monotonic() + 180
+        while "hydra step: " not in (stdout.read_text() if stdout.exists() else ""):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the first transform never reported"
+            time.sleep(0.05)
+        first = stdout.read_text().split("hydra step: ", 1)[1].split(":", 1)[0]
+        time.sleep(1.0)  # its Pipes messages are uploaded every 0.2 s
+        task = databricks.task_process(run_id)
+        assert task is not None
+        (driver,) = [
+            pid
+            for pid in descendants(task.pid)
+            if b"entrypoint.py" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            and b"java" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        os.kill(driver, signal.SIGKILL)
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "failed" in out, out + err
+    assert databricks.run_states()[run_id] == ("TERMINATED", "FAILED")
+    assert f"Databricks run {run_id} ended TERMINATED/FAILED" in err
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    (run,) = instance.get_runs()
+    assert run.status == dg.DagsterRunStatus.FAILURE
+    materialized = {
+        e.asset_key.to_user_string()
+        for e in instance.get_records_for_run(
+            run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        ).records
+        if e.asset_key is not None
+    }
+    assert first in materialized  # reported before the kill: kept
+    assert materialized < {t.name for t in example.transforms}  # the rest: not
 
 
 def test_dagster_databricks_client_swallows_an_interrupt_and_has_no_timeout(
