@@ -4,10 +4,15 @@ uploaded by `hydra upload-sample`, and the outputs of a local run to compare wit
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +98,49 @@ def local_outputs(warehouse: Path) -> Path:
         partition=PARTITION,
     )
     return warehouse
+
+
+def kill_driver_after_first_report(
+    step_processes: Callable[[], Iterable[int]], *, timeout_s: float = 240
+) -> Callable[[], str]:
+    """In a thread: find the step's Python driver (the process running ``entrypoint.py``,
+    not Spark's JVM) among ``step_processes()``; once it has printed its first transform's
+    outcome (``hydra step: <name>: ...`` in its stdout) and a second more has passed for the
+    Pipes messages to be uploaded, SIGKILL it (the OOM killer's way: no closing message).
+    Returns a function that waits for the kill and gives the transform that had reported."""
+    found: dict[str, Any] = {}
+
+    def driver() -> int | None:
+        for pid in step_processes():
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if any(a.endswith(b"entrypoint.py") for a in argv) and b"java" not in argv[0]:
+                return pid
+        return None
+
+    def watch() -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            pid = driver()
+            if pid is not None:
+                with contextlib.suppress(OSError):
+                    text = Path(os.readlink(f"/proc/{pid}/fd/1")).read_text()
+                    if "hydra step: " in text:
+                        found["first"] = text.split("hydra step: ", 1)[1].split(":", 1)[0]
+                        time.sleep(1.0)
+                        os.kill(pid, signal.SIGKILL)
+                        return
+            time.sleep(0.05)
+        found["error"] = "the step's driver never reported a transform"
+
+    thread = threading.Thread(target=watch, daemon=True, name="kill-driver")
+    thread.start()
+
+    def killed() -> str:
+        thread.join(timeout=timeout_s + 5)
+        assert "first" in found, found.get("error", "the driver was not killed")
+        return found["first"]
+
+    return killed

@@ -35,7 +35,13 @@ from hydra_transforms.storage import read_arrow
 from tests.conftest import PROJECT_ROOT
 from tests.emulators.databricks import descendants
 from tests.emulators.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY
-from tests.orchestration.cloud import PARTITION, S3Project, local_outputs, s3_project
+from tests.orchestration.cloud import (
+    PARTITION,
+    S3Project,
+    kill_driver_after_first_report,
+    local_outputs,
+    s3_project,
+)
 from tests.orchestration.conftest import failure_messages
 
 pytestmark = [pytest.mark.databricks, pytest.mark.s3]
@@ -432,11 +438,32 @@ def test_sustained_throttling_fails_the_step_and_cancels_the_run(
     assert databricks.wait(runs[0], timeout=20) == ("TERMINATED", "CANCELED")
 
 
+@pytest.mark.faults
+@pytest.mark.fault_case(11, "databricks")
+def test_a_server_error_is_not_retried_it_fails_the_step_and_cancels_the_run(
+    project: S3Project, databricks: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 500 is the workspace's own error, not a pause: the SDK does not retry it, and the
+    step fails at once naming the call and the error (then the run is cancelled)."""
+    databricks.faults.task_delay_s = 60
+    databricks.faults.task_command = [sys.executable, "-c", "print('never')"]
+    databricks.faults.status_codes[GET] = [500]
+    seen = len(databricks.requests)
+    result, _, _, runs = _run(project, databricks, tmp_path, monkeypatch)
+    assert not result.success
+    message = "\n".join(failure_messages(result).values())
+    assert f"Databricks API: reading run {runs[0]} failed: " in message
+    assert f"emulated fault: HTTP 500 on {GET}" in message
+    answered = [r.status for r in databricks.requests[seen:] if r.path == GET]
+    assert answered[:2] == [500, 200]  # one 500, not retried: the next call is the cancel's
+    assert [r.body["run_id"] for r in databricks.requests if r.path == CANCEL][-1:] == runs
+    assert databricks.wait(runs[0], timeout=20) == ("TERMINATED", "CANCELED")
+
+
 SCRIPT = """
 import sys
 import dagster as dg
 from hydra_orchestration.definitions import PIPELINE_JOB, build_definitions
-from hydra_orchestration.launchers.compute import compute_tags, name_with_tags
 from hydra_orchestration.settings import settings_from_environment
 
 instance = dg.DagsterInstance.get()  # DAGSTER_HOME: the test asks it to terminate the run
@@ -602,51 +629,32 @@ def test_the_sweeper_cancels_the_run_of_a_killed_orchestrator_and_nothing_else(
 @pytest.mark.faults
 @pytest.mark.fault_case(9, "databricks")
 def test_a_driver_killed_mid_stream_fails_the_step_and_keeps_what_it_reported(
-    project: S3Project, databricks: Any, tmp_path: Path
+    project: S3Project, databricks: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The task's Python driver is SIGKILLed (the OOM killer's way) after its first transform
-    reported, before Pipes' closing message: the step fails naming the run's end, the first
-    asset stays materialized, no other asset is, and the run has ended."""
-    before = set(databricks.run_states())
-    process = _pipeline_process(project, databricks, tmp_path)
-    try:
-        run_id = _new_running_run(process, databricks, before, timeout_s=120)
-        stdout = databricks.run_directory(run_id) / "driver" / "stdout"
-        deadline = time.monotonic() + 180
-        while "hydra step: " not in (stdout.read_text() if stdout.exists() else ""):
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "the first transform never reported"
-            time.sleep(0.05)
-        first = stdout.read_text().split("hydra step: ", 1)[1].split(":", 1)[0]
-        time.sleep(1.0)  # its Pipes messages are uploaded every 0.2 s
-        task = databricks.task_process(run_id)
-        assert task is not None
-        (driver,) = [
-            pid
-            for pid in descendants(task.pid)
-            if b"entrypoint.py" in Path(f"/proc/{pid}/cmdline").read_bytes()
-            and b"java" not in Path(f"/proc/{pid}/cmdline").read_bytes()
-        ]
-        os.kill(driver, signal.SIGKILL)
-        out, err = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert "failed" in out, out + err
+    """The task's Python driver is SIGKILLed after its first transform reported, before
+    Pipes' closing message: the step fails naming the run's end, the first asset stays
+    materialized, no later one is, and the run has ended."""
+
+    def task_processes() -> list[int]:
+        pids = []
+        for run_id in databricks.run_states():
+            process = databricks.task_process(run_id)
+            if process is not None and process.poll() is None:
+                pids += [process.pid, *descendants(process.pid)]
+        return pids
+
+    killed = kill_driver_after_first_report(task_processes)
+    result, _, _, runs = _run(project, databricks, tmp_path, monkeypatch)
+    first = killed()
+    (run_id,) = runs
+    assert not result.success
     assert databricks.run_states()[run_id] == ("TERMINATED", "FAILED")
-    assert f"Databricks run {run_id} ended TERMINATED/FAILED" in err
-    instance = dg.DagsterInstance.from_config(str(tmp_path))
-    (run,) = instance.get_runs()
-    assert run.status == dg.DagsterRunStatus.FAILURE
-    materialized = {
-        e.asset_key.to_user_string()
-        for e in instance.get_records_for_run(
-            run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
-        ).records
-        if e.asset_key is not None
-    }
+    assert f"Databricks run {run_id} ended TERMINATED/FAILED" in "\n".join(
+        failure_messages(result).values()
+    )
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert first in materialized  # reported before the kill: kept
-    assert materialized < {t.name for t in example.transforms}  # the rest: not
+    assert materialized < {t.name for t in example.transforms}  # not the rest
 
 
 def test_dagster_databricks_client_swallows_an_interrupt_and_has_no_timeout(

@@ -31,8 +31,16 @@ from hydra_orchestration.settings import Settings
 from hydra_transforms.example import registry as example
 from hydra_transforms.storage import read_arrow
 from tests.conftest import PROJECT_ROOT
+from tests.emulators.emr import session_processes
 from tests.emulators.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY
-from tests.orchestration.cloud import BUCKET, PARTITION, S3Project, local_outputs, s3_project
+from tests.orchestration.cloud import (
+    BUCKET,
+    PARTITION,
+    S3Project,
+    kill_driver_after_first_report,
+    local_outputs,
+    s3_project,
+)
 from tests.orchestration.conftest import failure_messages
 
 pytestmark = [pytest.mark.emr, pytest.mark.s3]
@@ -449,6 +457,36 @@ def test_steps_on_a_named_cluster_install_the_bundle_and_leave_it_running(
         assert local_emr.cluster_states()[cluster] == "WAITING"
     finally:
         emr.terminate_job_flows(JobFlowIds=[cluster])
+
+
+@pytest.mark.pyspark
+@pytest.mark.fault_case(9, "emr")
+def test_a_driver_killed_mid_stream_fails_the_step_and_keeps_what_it_reported(
+    project: S3Project, local_emr: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The step's Python driver is SIGKILLed after its first transform reported, before
+    Pipes' closing message: the step fails naming EMR's verdict, the first asset stays
+    materialized, no later one is, and the cluster is terminated."""
+
+    def step_processes() -> list[int]:
+        return [
+            pid
+            for label, leader in local_emr.processes().items()
+            if "bootstrap" not in label
+            for pid in session_processes(leader)
+        ]
+
+    killed = kill_driver_after_first_report(step_processes)
+    result, recorder, _, _ = _run(project, "emr", tmp_path, monkeypatch)
+    first = killed()
+    assert not result.success
+    message = "\n".join(failure_messages(result).values())
+    assert "FAILED" in message, message
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert first in materialized  # reported before the kill: kept
+    assert materialized < {t.name for t in example.transforms}  # not the rest
+    (cluster,) = _clusters(recorder)
+    _ends(local_emr, cluster)
 
 
 SCRIPT = """
