@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import os
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -33,12 +34,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENGINES",
+    "SPARK_CONNECT_TOKEN_ENV",
+    "SPARK_REMOTE_ENV",
     "CsvReadError",
     "DuckDBEngine",
     "Engine",
+    "SparkConnectEngine",
     "SparkEngine",
     "connect",
     "local_spark_session",
+    "spark_connect_session",
     "to_arrow",
 ]
 
@@ -67,6 +72,14 @@ LOCAL_SPARK_CONF: Mapping[str, str] = {
     "spark.ui.showConsoleProgress": "false",
     "spark.driver.extraJavaOptions": "-Dlog4j2.level=ERROR",
 }
+
+# Where the spark-connect engine finds its server when given neither a URL nor a session:
+# pyspark's own variable (``sc://host:port``, Spark's connection-string syntax).
+SPARK_REMOTE_ENV = "SPARK_REMOTE"
+# The bearer token for a Connect server started with ``spark.connect.authenticate.token``,
+# read when the URL carries none. It goes to gRPC's call credentials only: never into the
+# URL, the session's settings or a log line.
+SPARK_CONNECT_TOKEN_ENV = "SPARK_CONNECT_TOKEN"
 
 # Spark calls latin-1 by its ISO name.
 _SPARK_ENCODINGS = {"utf-8": "utf-8", "utf-16": "utf-16", "latin-1": "iso-8859-1"}
@@ -255,12 +268,15 @@ class SparkEngine(Engine):
         for key, value in SPARK_SQL_CONF.items():  # also applied to sessions the caller built
             self.session.conf.set(key, value)
         if s3 is not None and s3a:
-            # Into the Hadoop configuration, not the Spark conf: keys set there are not listed
-            # with the session's settings; S3A file systems created from now on use them.
-            context: Any = self.session.sparkContext
-            hadoop = context._jsc.hadoopConfiguration()
-            for key, value in spark_s3_conf(s3, secrets=True).items():
-                hadoop.set(key.removeprefix("spark.hadoop."), value)
+            self._configure_s3a(s3)
+
+    def _configure_s3a(self, s3: S3Options) -> None:
+        # Into the Hadoop configuration, not the Spark conf: keys set there are not listed
+        # with the session's settings; S3A file systems created from now on use them.
+        context: Any = self.session.sparkContext
+        hadoop = context._jsc.hadoopConfiguration()
+        for key, value in spark_s3_conf(s3, secrets=True).items():
+            hadoop.set(key.removeprefix("spark.hadoop."), value)
 
     @property
     def session(self) -> SparkSession:
@@ -372,9 +388,54 @@ class SparkEngine(Engine):
         return "`" + identifier.replace("`", "``") + "`"
 
 
+class SparkConnectEngine(SparkEngine):
+    """Spark reached through Spark Connect (``sc://host:port``): the same SQL, reads and
+    writes as :class:`SparkEngine`, sent over gRPC to a server. No JVM runs in this process.
+
+    Everything a Connect session does differently from a classic one is handled here:
+
+    - There is no SparkContext or JVM on this side. S3A settings go into the session's own
+      settings, without the ``spark.hadoop.`` prefix (``fs.s3a.endpoint``): Spark copies a
+      session's settings into the Hadoop configuration of each of its reads and writes. A
+      client cannot reach the server's Hadoop configuration.
+    - :meth:`cancel` interrupts this session's operations (``interruptAll``); the server
+      cancels their jobs. :meth:`quiesce` waits until the session has no operation left. It
+      cannot see the server's tasks, as the classic engine does through the JVM: a killed
+      task may still close its file shortly after.
+    - Paths are the server's: local paths work only when the server runs on this machine.
+      The runner writes manifests from this process, so a remote server needs datasets on an
+      object store both sides reach.
+    - Only runtime SQL settings can be set (``spark_connect_session(conf=...)``); memory,
+      cores and jars are the server's, set where it starts.
+    """
+
+    name = "spark-connect"
+
+    def _configure_s3a(self, s3: S3Options) -> None:
+        # Spark redacts these keys' values (spark.redaction.regex: secret, token, access.key)
+        # where it shows settings.
+        for key, value in spark_s3_conf(s3, secrets=True).items():
+            self.session.conf.set(key.removeprefix("spark.hadoop."), value)
+
+    def cancel(self) -> None:
+        self.session.interruptAll()
+
+    def quiesce(self, *, timeout_s: float = 60.0) -> None:
+        # interruptAll returns the operations it found: the session is quiet when it finds none.
+        def stop() -> None:
+            deadline = time.monotonic() + timeout_s
+            while self.session.interruptAll() and time.monotonic() < deadline:
+                time.sleep(0.1)
+
+        worker = threading.Thread(target=stop, name="hydra-connect-quiesce", daemon=True)
+        worker.start()
+        worker.join(timeout_s)
+
+
 ENGINES: Mapping[str, type[Engine]] = {
     DuckDBEngine.name: DuckDBEngine,
     SparkEngine.name: SparkEngine,
+    SparkConnectEngine.name: SparkConnectEngine,
 }
 
 
@@ -382,12 +443,18 @@ def connect(
     engine: str,
     *,
     spark: SparkSession | None = None,
+    remote: str | None = None,
     database: str = ":memory:",
     duckdb_config: Mapping[str, Any] | None = None,
     s3: S3Options | None = None,
     spark_s3a: bool = True,
 ) -> Engine:
-    """Connect to an engine by name: ``duckdb`` (in-process) or ``pyspark`` (a given session).
+    """Connect to an engine by name: ``duckdb`` (in-process), ``pyspark`` (a given session,
+    or a new local one) or ``spark-connect`` (a Spark Connect server).
+
+    ``spark-connect`` takes a Connect session as ``spark``, or opens one on ``remote``
+    (``sc://host:port``; default ``$SPARK_REMOTE``); see :func:`spark_connect_session` for
+    the token.
 
     ``duckdb_config`` holds DuckDB settings for the connection, e.g. ``{"memory_limit":
     "8GB", "threads": 4, "temp_directory": "/scratch/duckdb"}``: beyond the memory limit
@@ -397,10 +464,27 @@ def connect(
     on a cluster whose own file system serves ``s3://`` (EMRFS, Databricks), ``spark_s3a=False``
     leaves it alone and ``s3`` serves the manifests only.
     """
+    if remote is not None and engine != SparkConnectEngine.name:
+        raise ValueError(f"remote= is a Spark Connect URL: engine {engine!r} takes none")
     if engine == "duckdb":
         return DuckDBEngine(_duckdb_connection(database, duckdb_config or {}, s3), s3=s3)
     if engine == "pyspark":
+        if spark is not None and _is_connect_session(spark):
+            raise ValueError(
+                "this is a Spark Connect session: connect it as "
+                "connect('spark-connect', spark=session)"
+            )
         return SparkEngine(_spark_connection(spark), s3=s3, s3a=spark_s3a)
+    if engine == SparkConnectEngine.name:
+        if spark is not None and remote is not None:
+            raise ValueError("give the Spark Connect engine a session or a URL, not both")
+        if spark is not None and not _is_connect_session(spark):
+            raise ValueError(
+                "the spark-connect engine needs a Spark Connect session (this one is classic: "
+                "connect it as connect('pyspark', spark=session))"
+            )
+        session = spark if spark is not None else spark_connect_session(remote)
+        return SparkConnectEngine(ibis.pyspark.connect(session), s3=s3, s3a=spark_s3a)
     raise ValueError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
 
 
@@ -436,6 +520,49 @@ def local_spark_session(
     return session
 
 
+def spark_connect_session(
+    remote: str | None = None, *, conf: Mapping[str, str] | None = None
+) -> SparkSession:
+    """A new session on the Spark Connect server at ``remote``: ``sc://host:port``, with
+    Spark's connection-string parameters (``sc://host:port/;use_ssl=true``). Without
+    ``remote``, ``$SPARK_REMOTE``.
+
+    A server started with ``spark.connect.authenticate.token`` needs a bearer token: the
+    URL's ``;token=...``, or else ``$SPARK_CONNECT_TOKEN``, which is handed to gRPC only
+    (never put in the URL, a setting or a log). pyspark sends a token over TLS only
+    (``use_ssl=true``), or to a server called ``localhost`` by that name.
+
+    ``conf`` holds runtime SQL settings for this session. Static ones (memory, cores, jars)
+    belong to the server: setting one raises ``CANNOT_MODIFY_CONFIG`` here, where pyspark's
+    own ``builder.config(...)`` would drop it silently.
+
+    Each call opens a new server-side session (its own temporary views and settings), where
+    pyspark's ``getOrCreate()`` would return any Connect session this process already has,
+    to whatever server.
+    """
+    try:
+        from pyspark.sql.connect.client import DefaultChannelBuilder
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ImportError(
+            "the spark-connect engine needs PySpark with its Connect client (grpcio-status, "
+            'googleapis-common-protos): pip install "ascii-hydra[spark]"'
+        ) from exc
+    url = remote or os.environ.get(SPARK_REMOTE_ENV)
+    if not url:
+        raise ValueError(
+            f"no Spark Connect server: pass remote='sc://host:port' or set ${SPARK_REMOTE_ENV}"
+        )
+    channel = DefaultChannelBuilder(url)
+    token = os.environ.get(SPARK_CONNECT_TOKEN_ENV)
+    if token and channel.getDefault(DefaultChannelBuilder.PARAM_TOKEN, None) is None:
+        channel.set(DefaultChannelBuilder.PARAM_TOKEN, token)
+    session: Any = ConnectSession.builder.channelBuilder(channel).create()
+    for key, value in (conf or {}).items():
+        session.conf.set(key, value)
+    return session
+
+
 def to_arrow(expr: ir.Table) -> pa.Table:
     """The result of ``expr`` as an Arrow table, exactly as the engine computed it.
 
@@ -449,6 +576,12 @@ def to_arrow(expr: ir.Table) -> pa.Table:
         return expr.to_pyarrow()
     backend._run_pre_execute_hooks(expr)
     return backend._session.sql(backend.compile(expr)).toArrow()
+
+
+def _is_connect_session(session: Any) -> bool:
+    """Whether ``session`` is a Spark Connect session (without importing the Connect client,
+    which needs grpc)."""
+    return type(session).__module__.startswith("pyspark.sql.connect.")
 
 
 def _spark_connection(spark: SparkSession | None) -> Any:

@@ -101,17 +101,20 @@ def local_outputs(warehouse: Path) -> Path:
 
 
 def kill_driver_after_first_report(
-    step_processes: Callable[[], Iterable[int]], *, timeout_s: float = 240
+    step_leaders: Callable[[], Iterable[int]], *, timeout_s: float = 180
 ) -> Callable[[], str]:
-    """In a thread: find the step's Python driver (the process running ``entrypoint.py``,
-    not Spark's JVM) among ``step_processes()``; once it has printed its first transform's
-    outcome (``hydra step: <name>: ...`` in its stdout) and a second more has passed for the
-    Pipes messages to be uploaded, SIGKILL it (the OOM killer's way: no closing message).
-    Returns a function that waits for the kill and gives the transform that had reported."""
+    """In a thread: watch the steps whose session leaders ``step_leaders()`` gives (an
+    emulator's step or task process, its stdout a file); once one has printed its first
+    transform's outcome (``hydra step: <name>: ...``) and a second more has passed for the
+    Pipes messages to be uploaded, SIGKILL its Python driver (the process running
+    ``entrypoint.py`` under Spark's JVM), the OOM killer's way: no closing message. Returns a
+    function that waits for the kill and gives the transform that had reported."""
+    from tests.emulators.emr import session_processes
+
     found: dict[str, Any] = {}
 
-    def driver() -> int | None:
-        for pid in step_processes():
+    def driver(leader: int) -> int | None:
+        for pid in session_processes(leader):
             try:
                 argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             except OSError:
@@ -123,17 +126,17 @@ def kill_driver_after_first_report(
     def watch() -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            pid = driver()
-            if pid is not None:
+            for leader in step_leaders():
                 with contextlib.suppress(OSError):
-                    text = Path(os.readlink(f"/proc/{pid}/fd/1")).read_text()
-                    if "hydra step: " in text:
+                    text = Path(os.readlink(f"/proc/{leader}/fd/1")).read_text()
+                    pid = driver(leader)
+                    if "hydra step: " in text and pid is not None:
                         found["first"] = text.split("hydra step: ", 1)[1].split(":", 1)[0]
                         time.sleep(1.0)
                         os.kill(pid, signal.SIGKILL)
                         return
             time.sleep(0.05)
-        found["error"] = "the step's driver never reported a transform"
+        found["error"] = "no step's driver reported a transform"
 
     thread = threading.Thread(target=watch, daemon=True, name="kill-driver")
     thread.start()

@@ -33,7 +33,6 @@ from hydra_orchestration.sweeper import SWEEPER
 from hydra_transforms.example import registry as example
 from hydra_transforms.storage import read_arrow
 from tests.conftest import PROJECT_ROOT
-from tests.emulators.databricks import descendants
 from tests.emulators.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 from tests.orchestration.cloud import (
     PARTITION,
@@ -635,15 +634,11 @@ def test_a_driver_killed_mid_stream_fails_the_step_and_keeps_what_it_reported(
     Pipes' closing message: the step fails naming the run's end, the first asset stays
     materialized, no later one is, and the run has ended."""
 
-    def task_processes() -> list[int]:
-        pids = []
-        for run_id in databricks.run_states():
-            process = databricks.task_process(run_id)
-            if process is not None and process.poll() is None:
-                pids += [process.pid, *descendants(process.pid)]
-        return pids
+    def tasks() -> list[int]:
+        processes = [databricks.task_process(run_id) for run_id in databricks.run_states()]
+        return [p.pid for p in processes if p is not None and p.poll() is None]
 
-    killed = kill_driver_after_first_report(task_processes)
+    killed = kill_driver_after_first_report(tasks)
     result, _, _, runs = _run(project, databricks, tmp_path, monkeypatch)
     first = killed()
     (run_id,) = runs

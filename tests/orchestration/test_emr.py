@@ -31,7 +31,6 @@ from hydra_orchestration.settings import Settings
 from hydra_transforms.example import registry as example
 from hydra_transforms.storage import read_arrow
 from tests.conftest import PROJECT_ROOT
-from tests.emulators.emr import session_processes
 from tests.emulators.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 from tests.orchestration.cloud import (
     BUCKET,
@@ -468,15 +467,10 @@ def test_a_driver_killed_mid_stream_fails_the_step_and_keeps_what_it_reported(
     Pipes' closing message: the step fails naming EMR's verdict, the first asset stays
     materialized, no later one is, and the cluster is terminated."""
 
-    def step_processes() -> list[int]:
-        return [
-            pid
-            for label, leader in local_emr.processes().items()
-            if "bootstrap" not in label
-            for pid in session_processes(leader)
-        ]
+    def steps() -> list[int]:
+        return [pid for label, pid in local_emr.processes().items() if "bootstrap" not in label]
 
-    killed = kill_driver_after_first_report(step_processes)
+    killed = kill_driver_after_first_report(steps)
     result, recorder, _, _ = _run(project, "emr", tmp_path, monkeypatch)
     first = killed()
     assert not result.success
