@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import subprocess
+import sys
+import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,10 +23,13 @@ pytest_plugins = ["tests.reliability"]
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
 
-# Engines declared once: select with -m duckdb / -m pyspark / -m "not pyspark".
+# Engines declared once: select with -m duckdb / -m pyspark / -m connect; without Java:
+# -m "not pyspark and not connect".
+CONNECT = "spark-connect"  # hydra_transforms.engines.SparkConnectEngine.name
 ENGINES = [
     pytest.param("duckdb", marks=[pytest.mark.duckdb], id="duckdb"),
     pytest.param("pyspark", marks=[pytest.mark.pyspark], id="pyspark"),
+    pytest.param(CONNECT, marks=[pytest.mark.connect], id=CONNECT),
 ]
 # The same, for tests of s3:// locations.
 S3_ENGINES = [
@@ -55,7 +61,69 @@ def pytest_collection(session: pytest.Session) -> Generator[None, object, object
 EARLY_SUBPROCESSES = pytest.StashKey[dict[str, subprocess.Popen[str]]]()
 
 
+# Spark Connect runs the Spark of the pyspark engine behind gRPC: a test parametrized over
+# engines by hand ("engine_name") also runs on Connect, with the pyspark parameter's marks
+# (an expected difference on Spark is one on Connect too). Its exceptions are Connect's
+# classes: pyspark.errors.exceptions.connect.X where the classic session raises .captured.X
+# (both derive from pyspark.errors.exceptions.base.X).
+_CAPTURED, _CONNECTED = "pyspark.errors.exceptions.captured.", "pyspark.errors.exceptions.connect."
+
+
+_ParameterSet = type(pytest.param(None))
+
+
+def _connect_mark(mark: pytest.Mark) -> pytest.Mark:
+    if mark.name == "pyspark":
+        return pytest.mark.connect.mark
+    raises = mark.kwargs.get("raises") if mark.name == "xfail" else None
+    if isinstance(raises, type) and raises.__module__ + "." == _CAPTURED:
+        raises = f"{_CONNECTED}{raises.__name__}"
+    if isinstance(raises, str) and raises.startswith(_CAPTURED):
+        raises = importlib.import_module(_CONNECTED.rstrip(".")).__dict__[
+            raises.removeprefix(_CAPTURED)
+        ]
+        return pytest.mark.xfail(*mark.args, **{**mark.kwargs, "raises": raises}).mark
+    return mark
+
+
+def _with_connect(mark: pytest.Mark) -> pytest.Mark:
+    """A ``parametrize("engine_name", [...])`` mark with a Connect twin of its pyspark
+    parameter (unchanged without one)."""
+    names, values = mark.args[0], list(mark.args[1])
+    if names not in ("engine_name", ("engine_name",), ["engine_name"]):
+        return mark
+    params = [v if isinstance(v, _ParameterSet) else pytest.param(v) for v in values]
+    if any(p.values == (CONNECT,) for p in params):
+        return mark
+    twins = [
+        pytest.param(CONNECT, marks=[_connect_mark(m) for m in p.marks], id=CONNECT)
+        for p in params
+        if p.values == ("pyspark",)
+    ]
+    if not twins:
+        return mark
+    return pytest.mark.parametrize(names, [*params, *twins], **mark.kwargs).mark
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own hook turns the marks into calls
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    for node in metafunc.definition.listchain():
+        node.own_markers[:] = [
+            _with_connect(m) if m.name == "parametrize" else m for m in node.own_markers
+        ]
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
+    # The engine-semantics suite keys its Hypothesis budget by engine name: Connect's is
+    # added here while tests/semantics/support.py (EXAMPLES) does not name it.
+    support = sys.modules.get("tests.semantics.support")
+    if support is not None and CONNECT not in support._SETTINGS:
+        from hypothesis import settings
+
+        support.EXAMPLES[CONNECT] = CONNECT_EXAMPLES
+        support._SETTINGS[CONNECT] = settings(
+            support._SETTINGS["pyspark"], max_examples=CONNECT_EXAMPLES
+        )
     started = session.config.stash.setdefault(EARLY_SUBPROCESSES, {})
     if session.config.option.collectonly:
         return
@@ -108,6 +176,45 @@ def spark_session() -> Iterator[Any]:
     session.stop()
 
 
+# Generated tables per property of the engine-semantics suite on Spark Connect (explicit edge
+# cases run in addition): the server runs the same Spark as the pyspark engine, which tries 3.
+CONNECT_EXAMPLES = 1
+
+
+@pytest.fixture(scope="session")
+def spark_connect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One Spark Connect server process for the whole test run, started when a test first
+    needs it (``local[2]``, 2 shuffle partitions, on 127.0.0.1 and a free port, requiring a
+    token), stopped by its PID at the end. It can reach S3 (the same jars as spark_session)."""
+    from tests.connect.server import LocalSparkConnect
+
+    server = LocalSparkConnect(
+        tmp_path_factory.mktemp("spark-connect"),
+        cores=2,
+        conf={"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2"},
+        jars=SPARK_JARS,
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def spark_connect_session(spark_connect_server: Any) -> Iterator[Any]:
+    """One session on the test run's Spark Connect server, opened with its token read from
+    SPARK_CONNECT_TOKEN (as a user's would be)."""
+    from hydra_transforms.engines import SPARK_CONNECT_TOKEN_ENV, spark_connect_session
+    from tests.connect.server import environment
+
+    started = time.monotonic()
+    with environment(**{SPARK_CONNECT_TOKEN_ENV: spark_connect_server.token}):
+        session = spark_connect_session(spark_connect_server.url)
+    session.sql("SELECT 1").collect()  # the first query warms the server up
+    spark_connect_server.first_query_s = time.monotonic() - started
+    yield session
+    session.stop()
+
+
 @pytest.fixture(scope="session")
 def local_s3() -> Iterator[Any]:
     """One local S3 server (moto) for the whole test run, on 127.0.0.1 and a free port."""
@@ -156,11 +263,14 @@ def engine_name(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def engine(engine_name: str, request: pytest.FixtureRequest) -> Engine:
-    """The engine of this test's parameter (the shared DuckDB database or Spark session)."""
+    """The engine of this test's parameter (the shared DuckDB database, Spark session or
+    Spark Connect session)."""
     from hydra_transforms.engines import connect
 
     if engine_name == "pyspark":
         return connect("pyspark", spark=request.getfixturevalue("spark_session"))
+    if engine_name == CONNECT:
+        return connect(CONNECT, spark=request.getfixturevalue("spark_connect_session"))
     return request.getfixturevalue("duckdb_engine")
 
 

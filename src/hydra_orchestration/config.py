@@ -336,7 +336,9 @@ class EmrServerlessConfig(_Section):
     timeout_s: int = Field(
         default=6 * 3600,
         ge=1,
-        description="A job run not finished after this long is cancelled and fails.",
+        description="A job run not finished after this long is cancelled and fails (EMR"
+        " Serverless ends it itself a minute later, at least after 5 minutes, as its"
+        " `executionTimeoutMinutes`, should Dagster be gone).",
     )
     poll_interval_s: float = Field(
         default=10, gt=0, description="How often the launch asks for the job run's state."

@@ -374,7 +374,7 @@ class SparkEngine(Engine):
         self.con.to_parquet(expr, path, **options)
 
     def from_arrow(self, table: pa.Table, *, name: str) -> ir.Table:
-        frame = self.session.createDataFrame(table)
+        frame = self._data_frame(table)
         for field in table.schema:
             if pa.types.is_timestamp(field.type) and field.type.tz is None:
                 # Spark reads zone-less Arrow timestamps as TIMESTAMP (local time); keep them
@@ -382,6 +382,9 @@ class SparkEngine(Engine):
                 frame = frame.withColumn(field.name, frame[field.name].cast("timestamp_ntz"))
         frame.createOrReplaceTempView(name)
         return self.con.table(name)
+
+    def _data_frame(self, table: pa.Table) -> Any:
+        return self.session.createDataFrame(table)
 
     @staticmethod
     def quote(identifier: str) -> str:
@@ -416,6 +419,16 @@ class SparkConnectEngine(SparkEngine):
         # where it shows settings.
         for key, value in spark_s3_conf(s3, secrets=True).items():
             self.session.conf.set(key.removeprefix("spark.hadoop."), value)
+
+    def _data_frame(self, table: pa.Table) -> Any:
+        if table.num_rows == 0:
+            # pyspark 4.0's Connect createDataFrame refuses an empty Arrow table
+            # (CANNOT_INFER_EMPTY_SCHEMA: it tests len(data) before it looks at the type), so
+            # the table's own schema is given to it (tests/connect/test_defects.py).
+            from pyspark.sql.pandas.types import from_arrow_schema
+
+            return self.session.createDataFrame(table, schema=from_arrow_schema(table.schema))
+        return self.session.createDataFrame(table)
 
     def cancel(self) -> None:
         self.session.interruptAll()

@@ -57,6 +57,7 @@ class LocalSparkConnect:
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.start_s: float | None = None  # from launch until the port accepts connections
+        self.first_query_s: float | None = None  # a new session's first query (set by users)
 
     @property
     def url(self) -> str:

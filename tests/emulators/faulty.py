@@ -20,8 +20,14 @@ __all__ = ["Fault", "FaultyProxy", "throttling", "unavailable"]
 
 @dataclass
 class Fault:
-    """Answer ``status`` with ``body`` to requests of ``operation``; ``times``: that many
-    calls (None: every call)."""
+    """Answer ``status`` with ``body`` to requests of ``operation`` (ending in ``*``: every
+    operation it starts, e.g. ``GET /applications/*`` for a REST path with ids in it);
+    ``times``: that many calls (None: every call)."""
+
+    def matches(self, operation: str) -> bool:
+        if self.operation.endswith("*"):
+            return operation.startswith(self.operation[:-1])
+        return operation == self.operation
 
     operation: str
     status: int
@@ -67,10 +73,10 @@ class FaultyProxy:
         with self._lock:
             self.calls[operation] += 1
             for fault in self.faults:
-                if fault.operation == operation and (fault.times is None or fault.times > 0):
+                if fault.matches(operation) and (fault.times is None or fault.times > 0):
                     if fault.times is not None:
                         fault.times -= 1
-                    self.injected[operation] += 1
+                    self.injected[fault.operation] += 1
                     return fault
         return None
 

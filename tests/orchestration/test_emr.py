@@ -135,6 +135,7 @@ def _run(
     monkeypatch: pytest.MonkeyPatch,
     *,
     emr: dict[str, Any] | None = None,
+    serverless: dict[str, Any] | None = None,
     aws: dict[str, Any] | None = None,
     run_config: dict[str, Any] | None = None,
     select: list[str] | None = None,
@@ -142,7 +143,7 @@ def _run(
     for name, value in project.environ.items():
         monkeypatch.setenv(name, value)  # read at launch, as in a real run
     settings = project.settings(engine, tmp_path)
-    for section, update in (("emr", emr), ("aws", aws)):
+    for section, update in (("emr", emr), ("emr_serverless", serverless), ("aws", aws)):
         if update:
             changed = getattr(settings.config, section).model_copy(update=update)
             config = settings.config.model_copy(update={section: changed})
@@ -238,7 +239,7 @@ def test_the_example_materializes_on_emr_equal_to_the_local_run(
         _the_cluster_has_the_configured_shape(flow, settings, result.run_id)
     else:
         (run,) = recorder.params("StartJobRun")
-        assert run["executionTimeoutMinutes"] == 360
+        assert run["executionTimeoutMinutes"] == 361  # [emr-serverless] timeout_s + a minute
         # EMR Serverless' tag values (the service model's pattern; moto does not check it)
         assert all(re.fullmatch(r"[A-Za-z0-9 /_.:=+@-]*", v) for v in run["tags"].values())
         assert "--py-files s3://" in run["jobDriver"]["sparkSubmit"]["sparkSubmitParameters"]
@@ -366,8 +367,15 @@ def _ends(local_emr: Any, cluster: str, within_s: float = 20.0) -> None:
     assert not [label for label in local_emr.processes() if label.startswith(cluster)]
 
 
-@pytest.mark.fault_case(4, "emr")
-def test_a_launch_past_its_timeout_fails_and_terminates_its_cluster(
+@pytest.mark.parametrize(
+    "engine",
+    [
+        pytest.param("emr", marks=pytest.mark.fault_case(4, "emr")),
+        pytest.param("emr-serverless", marks=pytest.mark.fault_case(4, "emr-serverless")),
+    ],
+)
+def test_a_launch_past_its_timeout_fails_and_ends_its_compute(
+    engine: str,
     project: S3Project,
     local_emr: Any,
     faults: Any,
@@ -376,13 +384,31 @@ def test_a_launch_past_its_timeout_fails_and_terminates_its_cluster(
 ) -> None:
     faults.step_delay_s = 60
     started = time.monotonic()
-    result, recorder, _, _ = _run(project, "emr", tmp_path, monkeypatch, emr={"timeout_s": 3})
+    section = "emr" if engine == "emr" else "serverless"
+    result, recorder, _, _ = _run(
+        project, engine, tmp_path, monkeypatch, **{section: {"timeout_s": 3}}
+    )
     assert time.monotonic() - started < 40
     assert not result.success
     message = "\n".join(failure_messages(result).values())
-    assert "did not finish within 3 s (raise [emr] timeout_s to wait longer)" in message
-    (cluster,) = _clusters(recorder)
-    _ends(local_emr, cluster)
+    assert f"did not finish within 3 s (raise [{engine}] timeout_s to wait longer)" in message
+    _compute_ended(engine, recorder, local_emr)
+
+
+def _compute_ended(engine: str, recorder: Recorder, local_emr: Any) -> None:
+    """The run's cluster terminated, or its job run cancelled, and nothing of it running."""
+    if engine == "emr":
+        (cluster,) = _clusters(recorder)
+        _ends(local_emr, cluster)
+        return
+    (started,) = recorder.params("StartJobRun")
+    (cancelled,) = recorder.params("CancelJobRun")
+    job_run = f"{started['applicationId']}/{cancelled['jobRunId']}"
+    deadline = time.monotonic() + 20
+    while local_emr.job_run_states()[job_run] != "CANCELLED":
+        assert time.monotonic() < deadline, local_emr.job_run_states()[job_run]
+        time.sleep(0.1)
+    assert not any(label.startswith(job_run) for label in local_emr.processes())
 
 
 @pytest.mark.pyspark
@@ -495,16 +521,34 @@ print("success" if result.success else "failed", flush=True)
 """
 
 
-@pytest.mark.fault_case(6, "emr")
-def test_an_interrupted_run_terminates_its_cluster(
-    project: S3Project, local_emr: Any, faults: Any, tmp_path: Path
+@pytest.mark.parametrize(
+    ("engine", "signum"),
+    [
+        pytest.param("emr", signal.SIGINT, marks=pytest.mark.fault_case(6, "emr"), id="emr-SIGINT"),
+        pytest.param(
+            "emr-serverless",
+            signal.SIGTERM,
+            marks=pytest.mark.fault_case(6, "emr-serverless"),
+            id="emr-serverless-SIGTERM",
+        ),
+    ],
+)
+def test_an_interrupted_run_ends_its_compute(
+    engine: str, signum: int, project: S3Project, local_emr: Any, faults: Any, tmp_path: Path
 ) -> None:
+    """SIGINT, or SIGTERM (what Dagster's run termination and Kubernetes send; Dagster maps it
+    to SIGINT's handler while a run executes) to the process running the Dagster run."""
     faults.step_delay_s = 120
-    before = set(local_emr.cluster_states())
+    running_now = (
+        (lambda: {c for c, s in local_emr.cluster_states().items() if s == "RUNNING"})
+        if engine == "emr"
+        else (lambda: {r for r, s in local_emr.job_run_states().items() if s == "RUNNING"})
+    )
+    before = running_now()
     environ = {
         **os.environ,
         **project.environ,
-        "SPARK_PIPES_ENGINE": "emr",
+        "SPARK_PIPES_ENGINE": engine,
         "SPARK_EXECUTION_MODE": "small_dev_sample_s3",
         "DAGSTER_HOME": str(tmp_path),
     }
@@ -518,23 +562,30 @@ def test_an_interrupted_run_terminates_its_cluster(
     )
     try:
         deadline = time.monotonic() + 90
-        cluster = None
-        while cluster is None:
+        compute = None
+        while compute is None:
             assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "no cluster reached RUNNING"
-            running = {c for c, s in local_emr.cluster_states().items() if s == "RUNNING"}
-            cluster = next(iter(running - before), None)
+            assert time.monotonic() < deadline, "nothing reached RUNNING"
+            compute = next(iter(running_now() - before), None)
             time.sleep(0.1)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         stdout, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
     assert "success" not in stdout
-    assert f"terminating EMR cluster {cluster}" in stderr
-    _ends(local_emr, cluster)
-    reason = local_emr.client("emr").describe_cluster(ClusterId=cluster)["Cluster"]["Status"]
-    assert reason["StateChangeReason"]["Code"] == "USER_REQUEST"
+    if engine == "emr":
+        assert f"terminating EMR cluster {compute}" in stderr
+        _ends(local_emr, compute)
+        reason = local_emr.client("emr").describe_cluster(ClusterId=compute)["Cluster"]
+        assert reason["Status"]["StateChangeReason"]["Code"] == "USER_REQUEST"
+        return
+    assert f"cancelling EMR Serverless job run {compute.split('/')[1]}" in stderr
+    deadline = time.monotonic() + 20
+    while local_emr.job_run_states()[compute] != "CANCELLED":
+        assert time.monotonic() < deadline, local_emr.job_run_states()[compute]
+        time.sleep(0.1)
+    assert not any(label.startswith(compute) for label in local_emr.processes())
 
 
 def test_dagster_aws_pipes_emr_client_cannot_see_a_failed_step() -> None:
@@ -584,6 +635,45 @@ def test_throttling_is_retried_and_sustained_throttling_fails_the_launch_and_end
         assert proxy.injected["DescribeStep"] >= 2 + 4  # retried up to [aws] max_attempts
         (cluster,) = _clusters(recorder)  # terminated although EMR's API kept refusing
         _ends(local_emr, cluster)
+    finally:
+        proxy.stop()
+
+
+@pytest.mark.fault_case(5, "emr-serverless")
+def test_serverless_throttling_is_retried_and_sustained_throttling_cancels_the_job_run(
+    project: S3Project,
+    local_emr: Any,
+    faults: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """EMR Serverless (a REST API): StartJobRun throttled twice is retried and starts the job
+    run; GetJobRun throttled for good fails the launch naming it, and the job run is still
+    cancelled."""
+    from tests.emulators.faulty import FaultyProxy, throttling
+
+    faults.step_delay_s = 60  # the job run would run a minute: only its launch matters here
+    proxy = FaultyProxy(local_emr.endpoint_url).start()
+    try:
+        application = project.settings("emr-serverless", tmp_path).config.emr_serverless
+        runs = f"/applications/{application.application_id}/jobruns"
+        endpoints = {**project.settings("emr", tmp_path).config.aws.endpoint_urls}
+        aws = {
+            "endpoint_urls": {**endpoints, "emr-serverless": proxy.endpoint_url},
+            "max_attempts": 4,
+        }
+        proxy.faults = [throttling(f"POST {runs}", times=2), throttling(f"GET {runs}/*")]
+        result, recorder, _, _ = _run(
+            project, "emr-serverless", tmp_path, monkeypatch, aws=aws, select=["nodes"]
+        )
+        assert not result.success
+        message = "\n".join(failure_messages(result).values())
+        assert "the launch failed: ClientError" in message
+        assert "ThrottlingException" in message
+        assert "GetJobRun" in message
+        assert proxy.calls[f"POST {runs}"] == 3  # two refusals, then the one job run
+        assert proxy.injected[f"GET {runs}/*"] >= 4  # retried up to [aws] max_attempts
+        _compute_ended("emr-serverless", recorder, local_emr)
     finally:
         proxy.stop()
 

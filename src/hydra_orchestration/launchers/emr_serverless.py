@@ -8,7 +8,8 @@ the project's dependencies (docs/orchestration.md shows how to build it from the
 dagster-aws' ``PipesEMRServerlessClient`` (0.29.27) reads messages from CloudWatch only
 (warning that an S3 reader "is not supported"), has no time limit and cancels the job run
 only when Dagster interrupts it. Here the job run carries its own limit
-(``executionTimeoutMinutes``: EMR Serverless stops it even if Dagster is gone), is polled up
+(``executionTimeoutMinutes``, a minute past the launch's and at least 5: EMR Serverless
+stops it even if Dagster is gone), is polled up
 to ``[emr-serverless] timeout_s``, and is cancelled when the launch ends before it did,
 however it ends.
 """
@@ -108,7 +109,7 @@ class EMRServerlessLauncher(AwsPipesLauncher):
             configurationOverrides={
                 "monitoringConfiguration": {"s3MonitoringConfiguration": {"logUri": log_uri}}
             },
-            executionTimeoutMinutes=max(1, math.ceil(self.config.timeout_s / 60)),
+            executionTimeoutMinutes=execution_timeout_minutes(self.config.timeout_s),
             tags={**tags_for(request, self.config.tags)},
         )
         run_id = run["jobRunId"]
@@ -175,3 +176,11 @@ class EMRServerlessLauncher(AwsPipesLauncher):
             what=f"EMR Serverless job run {run_id}",
             setting="[emr-serverless] timeout_s",
         )
+
+
+def execution_timeout_minutes(timeout_s: int) -> int:
+    """The job run's own time limit: a minute after the launch's, so that the launch's
+    timeout (with its message) comes first and EMR Serverless ends the run should Dagster be
+    gone; never under 5 minutes, which StartJobRun refuses ("RunTimeout must be at least 5
+    minutes")."""
+    return max(5, math.ceil(timeout_s / 60) + 1)
