@@ -3,6 +3,7 @@ is over, records what it ended, and leaves everything else alone."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -207,18 +208,39 @@ job.execute_in_process(partition_key=sys.argv[1], instance=dg.DagsterInstance.ge
 """
 
 
-@pytest.mark.fault_case(7, "emr")
-def test_the_sweeper_ends_the_cluster_of_a_killed_orchestrator(
-    project: S3Project, local_emr: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "engine",
+    [
+        pytest.param("emr", marks=pytest.mark.fault_case(7, "emr")),
+        pytest.param("emr-serverless", marks=pytest.mark.fault_case(7, "emr-serverless")),
+    ],
+)
+def test_the_sweeper_ends_the_compute_of_a_killed_orchestrator(
+    engine: str,
+    project: S3Project,
+    local_emr: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """SIGKILL of the process running a Dagster run on emr: its launch cannot end the cluster
-    it started. Once the run is marked failed (what run monitoring does when a run's worker
-    is gone), the sweeper ends the cluster."""
+    """SIGKILL of the process running a Dagster run on emr (or emr-serverless): its launch
+    cannot end the cluster (job run) it started. Once the run is marked failed (what run
+    monitoring does when a run's worker is gone), the sweeper ends it."""
     for name, value in project.environ.items():
         monkeypatch.setenv(name, value)
     home = tmp_path / "home"
     home.mkdir()
-    before = set(local_emr.cluster_states())
+
+    def running() -> set[str]:
+        if engine == "emr":
+            return {c for c, s in local_emr.cluster_states().items() if s == "RUNNING"}
+        return {r for r, s in local_emr.job_run_states().items() if s == "RUNNING"}
+
+    def ended() -> bool:
+        if engine == "emr":
+            return _state(local_emr, compute)["State"] == "TERMINATED"
+        return local_emr.job_run_states()[compute] == "CANCELLED"
+
+    before = running()
     local_emr.faults.step_delay_s = 120
     process = subprocess.Popen(
         [sys.executable, "-c", RUN, PARTITION],
@@ -226,7 +248,7 @@ def test_the_sweeper_ends_the_cluster_of_a_killed_orchestrator(
         env={
             **os.environ,
             **project.environ,
-            "SPARK_PIPES_ENGINE": "emr",
+            "SPARK_PIPES_ENGINE": engine,
             "SPARK_EXECUTION_MODE": "small_dev_sample_s3",
             "DAGSTER_HOME": str(home),
         },
@@ -234,24 +256,23 @@ def test_the_sweeper_ends_the_cluster_of_a_killed_orchestrator(
         stderr=subprocess.PIPE,
         text=True,
     )
-    cluster = None
+    compute = ""
     try:
         deadline = time.monotonic() + 90
-        while cluster is None:
+        while not compute:
             assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "no cluster reached RUNNING"
-            running = {c for c, s in local_emr.cluster_states().items() if s == "RUNNING"}
-            cluster = next(iter(running - before), None)
+            assert time.monotonic() < deadline, "nothing reached RUNNING"
+            compute = next(iter(running() - before), "")
             time.sleep(0.1)
         process.kill()
         process.wait(timeout=30)
         time.sleep(1)
-        assert _state(local_emr, cluster)["State"] == "RUNNING"  # orphaned, and billing
+        assert compute in running()  # orphaned, and billing
 
         instance = dg.DagsterInstance.from_config(str(home))
         (run,) = instance.get_runs()
         assert run.status == dg.DagsterRunStatus.STARTED  # as the killed process left it
-        sensor = build_definitions(project.settings("emr", tmp_path)).get_sensor_def(SWEEPER)
+        sensor = build_definitions(project.settings(engine, tmp_path)).get_sensor_def(SWEEPER)
         untouched = sensor(dg.build_sensor_context(instance=instance))
         assert isinstance(untouched, dg.SensorResult)
         assert not untouched.asset_events  # its run looks in progress: not swept yet
@@ -262,13 +283,20 @@ def test_the_sweeper_ends_the_cluster_of_a_killed_orchestrator(
         observed = {
             e.asset_key.to_user_string(): e.metadata["swept"].value for e in swept.asset_events
         }
-        assert set(observed.values()) == {f"emr {cluster}"}
+        assert set(observed.values()) == {f"{engine} {compute}"}
         assert set(observed) == {t.name for t in example.transforms}
-        _wait(lambda: _state(local_emr, cluster)["State"] == "TERMINATED", "the orphan's end")
-        assert _state(local_emr, cluster)["StateChangeReason"]["Code"] == "USER_REQUEST"
+        _wait(ended, "the orphan's end")
+        if engine == "emr":
+            assert _state(local_emr, compute)["StateChangeReason"]["Code"] == "USER_REQUEST"
     finally:
         local_emr.faults.step_delay_s = 0
         if process.poll() is None:
             process.kill()
-        if cluster is not None:
-            local_emr.client("emr").terminate_job_flows(JobFlowIds=[cluster])
+        if compute and engine == "emr":
+            local_emr.client("emr").terminate_job_flows(JobFlowIds=[compute])
+        elif compute:
+            application, job_run = compute.split("/")
+            with contextlib.suppress(Exception):
+                local_emr.client("emr-serverless").cancel_job_run(
+                    applicationId=application, jobRunId=job_run
+                )
