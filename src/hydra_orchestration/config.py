@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -522,6 +523,155 @@ class SweeperConfig(_Section):
     )
 
 
+# [cost]: the cost model's prices (hydra_orchestration.cost), with the layout of one region of
+# its price table, prices.toml.
+
+
+def _cost() -> Any:
+    from hydra_orchestration import cost  # imports this module: not at import time
+
+    return cost
+
+
+_INSTANCE_TYPE = re.compile(r"^[a-z0-9][a-z0-9-]*\.[a-z0-9-]+$")
+Architecture = Literal["x86_64", "arm64"]
+
+
+class InstancePrice(_Section):
+    """One instance type's prices, in USD per hour. In `[cost.instances."<type>"]`, a key
+    that is left out keeps the table's figure."""
+
+    on_demand: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="EC2 on-demand USD per hour (Linux). Required for a type the table lacks.",
+    )
+    spot: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="An estimate of the spot USD per hour (spot prices change by the hour).",
+    )
+    emr: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="EMR's USD per hour, paid on top of the instance price.",
+    )
+    dbu: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="Databricks DBUs per hour for one node of this type.",
+    )
+
+
+class EmrServerlessPrice(_Section):
+    """EMR Serverless prices for one architecture. A key that is left out keeps the table's
+    figure."""
+
+    vcpu_hour: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, description="USD per vCPU-hour."
+    )
+    gb_hour: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, description="USD per memory GB-hour."
+    )
+    storage_gb_hour: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="USD per GB-hour of ephemeral storage beyond the 20 GB each worker gets free.",
+    )
+
+
+class DbuRatesPrice(_Section):
+    """USD per Databricks DBU, by kind of compute. A key that is left out keeps the table's
+    figure."""
+
+    jobs: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, description="Jobs compute (job clusters)."
+    )
+    all_purpose: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="All-purpose compute (`[databricks] cluster_id`).",
+    )
+    serverless_jobs: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="Serverless jobs compute (`[databricks] serverless`). This price "
+        "includes the machines.",
+    )
+
+
+class _Prices(_Section):
+    """The prices for one region. prices.toml has one such table per region, and
+    ``[cost]`` uses the same layout for its overrides."""
+
+    region: str = Field(
+        default="us-east-1",
+        description="The region whose prices apply. The table has us-east-1 and eu-west-1; "
+        "for another region, pick the nearest one and override its prices here.",
+    )
+    instances: dict[str, InstancePrice] = Field(
+        default_factory=dict,
+        description='Prices per EC2 instance type (`[cost.instances."m5.xlarge"] spot = '
+        "0.07`), replacing or adding to the table's.",
+    )
+    emr_serverless: dict[Architecture, EmrServerlessPrice] = Field(
+        default_factory=dict,
+        alias="emr-serverless",
+        description="EMR Serverless prices per architecture (`x86_64`, `arm64`), "
+        "replacing the table's.",
+    )
+    dbu_rates: DbuRatesPrice = Field(
+        default_factory=DbuRatesPrice,
+        description="USD per Databricks DBU (`jobs`, `all_purpose`, `serverless_jobs`), "
+        "replacing the table's (e.g. a negotiated rate).",
+    )
+    ebs_gb_month: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="USD per GB-month of EBS volumes, for volumes a usage reports.",
+    )
+
+    @field_validator("instances")
+    @classmethod
+    def _instance_types(cls, value: dict[str, InstancePrice]) -> dict[str, InstancePrice]:
+        for name in value:
+            if not _INSTANCE_TYPE.match(name):
+                raise ValueError(f"{name!r} is not an instance type such as 'm5.xlarge'")
+        return value
+
+
+class CostConfig(_Prices):
+    """`[cost]`: the region whose prices apply, and any prices that replace the table's."""
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if value not in _cost()._packaged_regions():
+            raise ValueError(_cost()._unknown_region(value))
+        return value
+
+    @field_validator("instances")
+    @classmethod
+    def _new_types(
+        cls, value: dict[str, InstancePrice], info: ValidationInfo
+    ) -> dict[str, InstancePrice]:
+        table = _cost()._packaged_regions().get(info.data.get("region", ""))
+        if table is None:  # the region's own error says why
+            return value
+        for name, price in value.items():
+            if name not in table.instances and price.on_demand is None:
+                raise ValueError(_cost()._new_type(name, table.region, list(table.instances)))
+        return value
+
+
 class ProjectConfig(_Section):
     """The whole file. Every section may be left out; its defaults then apply."""
 
@@ -560,6 +710,11 @@ class ProjectConfig(_Section):
     sweeper: SweeperConfig = Field(
         default_factory=SweeperConfig,
         description="The sensor that ends compute whose Dagster run is over.",
+    )
+    cost: CostConfig = Field(
+        default_factory=CostConfig,
+        description="The prices the cost model uses: a region, and any prices that replace "
+        "the packaged table's (docs/cost.md).",
     )
 
 
@@ -605,6 +760,11 @@ def _keys(model: Any) -> dict[str, FieldInfo]:
 def _model_at(loc: tuple[str, ...]) -> type[BaseModel] | None:
     model: Any = ProjectConfig
     for part in loc:
+        if get_origin(model) is dict:  # a table of tables: ``part`` is one of its keys
+            model = _model_of(get_args(model)[1])
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
         field = _keys(model).get(part)
         if field is None:
             return None

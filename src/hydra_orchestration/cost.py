@@ -17,7 +17,6 @@ import dataclasses
 import datetime
 import difflib
 import math
-import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,9 +26,18 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any, Literal, TypeAlias, cast, get_args, get_origin
 
-from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ValidationError
 
-from hydra_orchestration.config import DatabricksConfig, EmrConfig, _Section
+from hydra_orchestration.config import (
+    Architecture,
+    CostConfig,
+    DatabricksConfig,
+    DbuRatesPrice,
+    EmrConfig,
+    EmrServerlessPrice,
+    InstancePrice,
+    _Prices,
+)
 
 __all__ = [
     "ARCHITECTURES",
@@ -58,14 +66,12 @@ __all__ = [
 ]
 
 Market = Literal["ON_DEMAND", "SPOT"]
-Architecture = Literal["x86_64", "arm64"]
 DatabricksCompute = Literal["jobs", "all-purpose", "serverless"]
 MARKETS: tuple[Market, ...] = ("ON_DEMAND", "SPOT")
 ARCHITECTURES: tuple[Architecture, ...] = ("x86_64", "arm64")
 DATABRICKS_COMPUTE: tuple[DatabricksCompute, ...] = ("jobs", "all-purpose", "serverless")
 _DBU_RATE_OF = {"jobs": "jobs", "all-purpose": "all_purpose", "serverless": "serverless_jobs"}
 _PRICES_FILE = "prices.toml"
-_INSTANCE_TYPE = re.compile(r"^[a-z0-9][a-z0-9-]*\.[a-z0-9-]+$")
 # Parts of a split are whole multiples of this many dollars (hours, seconds): see _apportion.
 _QUANTUM = 2.0**-20
 
@@ -73,144 +79,6 @@ _QUANTUM = 2.0**-20
 class PriceError(ValueError):
     """A price the cost model needs is not in the price table or its overrides, or an
     override is not valid. The message names what is missing and what the table has."""
-
-
-# The [cost] section, and one region of prices.toml: the same layout.
-
-
-class InstancePrice(_Section):
-    """One instance type's prices, in USD per hour. In `[cost.instances."<type>"]`, a key
-    that is left out keeps the table's figure."""
-
-    on_demand: float | None = Field(
-        default=None,
-        ge=0,
-        allow_inf_nan=False,
-        description="EC2 on-demand USD per hour (Linux). Required for a type the table lacks.",
-    )
-    spot: float | None = Field(
-        default=None,
-        ge=0,
-        allow_inf_nan=False,
-        description="An estimate of the spot USD per hour (spot prices change by the hour).",
-    )
-    emr: float | None = Field(
-        default=None,
-        ge=0,
-        allow_inf_nan=False,
-        description="EMR's USD per hour, paid on top of the instance price.",
-    )
-    dbu: float | None = Field(
-        default=None,
-        ge=0,
-        allow_inf_nan=False,
-        description="Databricks DBUs per hour for one node of this type.",
-    )
-
-
-class EmrServerlessPrice(_Section):
-    """EMR Serverless prices for one architecture. A key that is left out keeps the table's
-    figure."""
-
-    vcpu_hour: float | None = Field(
-        default=None, ge=0, allow_inf_nan=False, description="USD per vCPU-hour."
-    )
-    gb_hour: float | None = Field(
-        default=None, ge=0, allow_inf_nan=False, description="USD per memory GB-hour."
-    )
-    storage_gb_hour: float | None = Field(
-        default=None,
-        ge=0,
-        allow_inf_nan=False,
-        description="USD per GB-hour of ephemeral storage beyond the 20 GB each worker gets free.",
-    )
-
-
-class DbuRatesPrice(_Section):
-    """USD per Databricks DBU, by kind of compute. A key that is left out keeps the table's
-    figure."""
-
-    jobs: float | None = Field(
-        default=None, ge=0, allow_inf_nan=False, description="Jobs compute (job clusters)."
-    )
-    all_purpose: float | None = Field(
-        default=None,
-        ge=0,
-        allow_inf_nan=False,
-        description="All-purpose compute (`[databricks] cluster_id`).",
-    )
-    serverless_jobs: float | None = Field(
-        default=None,
-        ge=0,
-        allow_inf_nan=False,
-        description="Serverless jobs compute (`[databricks] serverless`). This price "
-        "includes the machines.",
-    )
-
-
-class _Prices(_Section):
-    """The prices for one region. prices.toml has one such table per region, and
-    ``[cost]`` uses the same layout for its overrides."""
-
-    region: str = Field(
-        default="us-east-1",
-        description="The region whose prices apply. The table has us-east-1 and eu-west-1; "
-        "for another region, pick the nearest one and override its prices here.",
-    )
-    instances: dict[str, InstancePrice] = Field(
-        default_factory=dict,
-        description='Prices per EC2 instance type (`[cost.instances."m5.xlarge"] spot = '
-        "0.07`), replacing or adding to the table's.",
-    )
-    emr_serverless: dict[Architecture, EmrServerlessPrice] = Field(
-        default_factory=dict,
-        alias="emr-serverless",
-        description="EMR Serverless prices per architecture (`x86_64`, `arm64`), "
-        "replacing the table's.",
-    )
-    dbu_rates: DbuRatesPrice = Field(
-        default_factory=DbuRatesPrice,
-        description="USD per Databricks DBU (`jobs`, `all_purpose`, `serverless_jobs`), "
-        "replacing the table's (e.g. a negotiated rate).",
-    )
-    ebs_gb_month: float | None = Field(
-        default=None,
-        ge=0,
-        allow_inf_nan=False,
-        description="USD per GB-month of EBS volumes, for volumes a usage reports.",
-    )
-
-    @field_validator("instances")
-    @classmethod
-    def _instance_types(cls, value: dict[str, InstancePrice]) -> dict[str, InstancePrice]:
-        for name in value:
-            if not _INSTANCE_TYPE.match(name):
-                raise ValueError(f"{name!r} is not an instance type such as 'm5.xlarge'")
-        return value
-
-
-class CostConfig(_Prices):
-    """`[cost]`: the region whose prices apply, and any prices that replace the table's."""
-
-    @field_validator("region")
-    @classmethod
-    def _region(cls, value: str) -> str:
-        if value not in _packaged_regions():
-            raise ValueError(_unknown_region(value))
-        return value
-
-    @field_validator("instances")
-    @classmethod
-    def _new_types(
-        cls, value: dict[str, InstancePrice], info: ValidationInfo
-    ) -> dict[str, InstancePrice]:
-        table = _packaged_regions().get(info.data.get("region", ""))
-        if table is None:  # the region's own error says why
-            return value
-        for name, price in value.items():
-            if name not in table.instances and price.on_demand is None:
-                raise ValueError(_new_type(name, table.region, list(table.instances)))
-        return value
 
 
 # The price table.

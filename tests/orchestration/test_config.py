@@ -41,6 +41,16 @@ def _load(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
             LOCAL.replace("[modes.small_dev_sample_local]", "[modes.small_dev_sample_locl]"),
             "modes.small_dev_sample_locl: unknown key; did you mean 'small_dev_sample_local'?",
         ),
+        # inside a table of tables: the keys of one entry
+        (
+            LOCAL + '[cost.instances."m5.xlarge"]\nspott = 0.07\n',
+            "cost.instances.\"m5.xlarge\".spott: unknown key; did you mean 'spot'? valid keys "
+            "here: on_demand, spot, emr, dbu",
+        ),
+        (
+            LOCAL + '[cost.instances."m5.xlarge"]\nspot = "cheap"\n',
+            "cost.instances.\"m5.xlarge\".spot: expected a number, got 'cheap' (str)",
+        ),
         (
             LOCAL + '[duckdb]\nmemory_limt = "8GB"\n',
             "duckdb.memory_limt: unknown key; did you mean 'memory_limit'?",
