@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -31,6 +31,7 @@ class Case:
     fault: str
     expected: str
     injected: str
+    not_applicable: dict[str, str] = field(default_factory=dict)  # engine -> why
 
 
 CASES: dict[int, Case] = {
@@ -48,6 +49,7 @@ CASES: dict[int, Case] = {
         "the cluster fails while bootstrapping",
         "fails fast with the bootstrap reason; compute ended",
         "the emulator's bootstrap error",
+        {"emr-serverless": "no bootstrap: the application's image holds the dependencies"},
     ),
     4: Case(
         "the job outlasts the wait budget",
@@ -60,9 +62,9 @@ CASES: dict[int, Case] = {
         "a fault-injecting proxy in front of the emulator",
     ),
     6: Case(
-        "SIGINT to the run's process",
-        "the run fails; compute ended",
-        "SIGINT to a subprocess running the Dagster run",
+        "SIGINT or SIGTERM to the run's process",
+        "the run fails (cancelled when Dagster asked); compute ended",
+        "SIGINT (emr, databricks) or SIGTERM (emr-serverless) to a subprocess running the run",
     ),
     7: Case(
         "SIGKILL of the orchestrator",
@@ -77,7 +79,7 @@ CASES: dict[int, Case] = {
     9: Case(
         "the job dies mid-stream, without the closing message",
         "the asset fails; what was reported before is kept",
-        "(not injected yet)",
+        "SIGKILL of the step's Python driver once its first transform reported",
     ),
     10: Case(
         "oversized messages (over 512 KiB, a context over 1 MB)",
@@ -88,11 +90,16 @@ CASES: dict[int, Case] = {
         "Databricks 429/503, and 404 for a message file not written yet",
         "retried / pending; a persistent 500 surfaces",
         "the emulator's per-route faults",
+        {"emr": "a Databricks case (EMR's: 5)", "emr-serverless": "a Databricks case (EMR's: 5)"},
     ),
     12: Case(
         "each terminal Databricks state (INTERNAL_ERROR, SKIPPED, TIMEDOUT, FAILED, CANCELED)",
         "a failure with the state message and the run page",
         "the emulator's terminal-state fault",
+        {
+            "emr": "a Databricks case (EMR's: 2, 3)",
+            "emr-serverless": "a Databricks case (EMR's: 2)",
+        },
     ),
     13: Case(
         "user Spark settings and the Pipes parameters",
@@ -184,7 +191,9 @@ def render(state: dict[str, dict[str, str]]) -> str:
         cells = []
         for engine in ENGINES:
             found = state.get(outcome_key(number, engine))
-            if found is None:
+            if engine in case.not_applicable:
+                cells.append(f"n/a: {case.not_applicable[engine]}")
+            elif found is None:
                 cells.append("not covered")
             else:
                 verdict = "**failed**" if found["outcome"] == "failed" else found["outcome"]

@@ -167,6 +167,7 @@ def _every_asset_materialized_and_checked(result: dg.ExecuteInProcessResult) -> 
 
 @pytest.mark.pyspark
 @pytest.mark.fault_case(1, "databricks")
+@pytest.mark.fault_case(13, "databricks")
 @pytest.mark.fault_case(14, "databricks")
 def test_the_example_on_a_job_cluster_equals_the_local_run(
     project: S3Project,
