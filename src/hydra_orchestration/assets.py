@@ -12,12 +12,23 @@ engines makes the fewest launches its dependencies allow (:mod:`hydra_orchestrat
 import dataclasses
 import difflib
 import multiprocessing
+import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import Any, Optional
 
 import dagster as dg
 from pydantic import Field
 
+from hydra_orchestration.cost import (
+    Cost,
+    LocalUsage,
+    PriceError,
+    PriceTable,
+    cost_metadata,
+    estimate,
+    split,
+)
+from hydra_orchestration.cost_report import estimate_launches, history, render_plan
 from hydra_orchestration.launchers import (
     Launcher,
     LaunchReport,
@@ -25,6 +36,7 @@ from hydra_orchestration.launchers import (
     results_for,
 )
 from hydra_orchestration.plan import Launch, engines_for, plan_launches
+from hydra_orchestration.platforms import platform
 from hydra_orchestration.remote.lifetime import die_with_parent
 from hydra_orchestration.remote.step import CHECK_NAME, StepRequest, blocked
 from hydra_orchestration.settings import ENGINES, Settings, SettingsError, check_engine_override
@@ -249,6 +261,7 @@ def _launch_all(
     A transform whose input failed in an earlier launch is not run; a launch that fails as a
     whole (a killed subprocess) fails its transforms, and the other launches still run.
     """
+    _log_plan(context, step, launches)
     failed: set[str] = set()
     problems: list[str] = []
     report = None
@@ -266,11 +279,13 @@ def _launch_all(
         request = step.request(launch, runnable)
         settings = step.settings
         context.log.info(f"{', '.join(runnable)}: engine {launch.engine}, mode {settings.mode}")
+        began = time.monotonic()
         try:
             launched = launchers[launch.engine].launch(context, request)
         except Exception as exc:  # the launch could not start: nothing it ran is known
             launched = LaunchReport(failure=f"the {launch.engine} launch failed: {exc}")
-        reported = yield from _reported(runnable, launched)
+        costs = _costs(context, settings, launch.engine, launched, time.monotonic() - began)
+        reported = yield from _reported(runnable, launched, costs)
         failed.update(reported.failed)
         problems.extend(reported.problems)
         report = report or reported.report
@@ -307,8 +322,56 @@ class _Reported:
     report: Any = None  # the first broken contract's report, for the step's failure
 
 
+def _log_plan(context: dg.AssetExecutionContext, step: _Step, launches: Sequence[Launch]) -> None:
+    """The run's launches with their estimated cost and time (as `hydra plan` gives them),
+    from the recorded runs of their assets in this instance."""
+    engine_of = {name: launch.engine for launch in launches for name in launch.transforms}
+    try:
+        records = history(context.instance, list(engine_of))
+        estimates = estimate_launches(step.settings, step.registry, engine_of, records)
+    except Exception as exc:  # an estimate is advice: it never stops a run
+        context.log.warning(f"no cost estimate for this run: {type(exc).__name__}: {exc}")
+        return
+    context.log.info(render_plan(estimates))
+
+
+def _costs(
+    context: dg.AssetExecutionContext,
+    settings: Settings,
+    engine: str,
+    launched: LaunchReport,
+    wall_s: float,
+) -> dict[str, Cost]:
+    """What the launch cost, logged, and each published asset's share (by its step time).
+    A local engine's cost is zero; a remote one's comes from the usage its platform reported.
+    A cost that cannot be known (no usage reported, a price the table lacks) is logged as
+    such and leaves the assets without cost metadata; it never fails the run."""
+    usage = launched.usage
+    if usage is None and not platform(engine).remote:
+        usage = LocalUsage(wall_s=wall_s, platform=engine)
+    if usage is None:
+        context.log.info(f"the cost of this {engine} launch is not known: no usage reported")
+        return {}
+    try:
+        total = estimate(usage, PriceTable.for_config(settings.config.cost))
+    except PriceError as exc:
+        context.log.warning(f"the cost of this {engine} launch is not known: {exc}")
+        return {}
+    total = dataclasses.replace(total, wall_s=wall_s)
+    context.log.info(
+        f"cost of this {engine} launch: ${total.usd:.4f} ({total.instance_hours:.3f} "
+        f"instance-hours, {wall_s:.1f} s)"
+    )
+    published = {
+        o.transform: float(o.materialization.get("duration_s", {}).get("raw_value", 0.0))
+        for o in launched.outcomes
+        if o.materialization is not None
+    }
+    return split(total, published) if published else {}
+
+
 def _reported(
-    selected: Sequence[str], launched: LaunchReport
+    selected: Sequence[str], launched: LaunchReport, costs: Mapping[str, Cost]
 ) -> Generator[StepResult, None, _Reported]:
     """Pass one launch's results on, and say which transforms did not publish and why.
 
@@ -339,6 +402,9 @@ def _reported(
             if reported.report is None:
                 text = outcome.check_metadata.get("report", {}).get("raw_value")
                 reported.report = dg.MetadataValue.md(text) if text else None
+        if outcome is not None and outcome.materialization is not None and name in costs:
+            metadata = {**outcome.materialization, **cost_metadata(costs[name])}
+            outcome = dataclasses.replace(outcome, materialization=metadata)
         if outcome is not None:
             yield from results_for(outcome)
         if problem is not None:

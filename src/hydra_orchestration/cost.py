@@ -59,6 +59,7 @@ __all__ = [
     "PriceTable",
     "ServerlessRates",
     "Usage",
+    "cost_metadata",
     "estimate",
     "planned_databricks_usage",
     "planned_emr_usage",
@@ -581,6 +582,17 @@ class Cost:
     instance_hours: float = 0.0
     wall_s: float = 0.0
     breakdown: dict[str, float] = field(default_factory=dict)
+
+
+def cost_metadata(cost: Cost) -> dict[str, dict[str, Any]]:
+    """An asset's share of a launch's cost as materialization metadata (Pipes' raw layout):
+    ``cost_usd``, ``platform``, ``instance_hours``, ``wall_s``."""
+    return {
+        "cost_usd": {"raw_value": round(cost.usd, 6), "type": "float"},
+        "platform": {"raw_value": cost.platform, "type": "text"},
+        "instance_hours": {"raw_value": round(cost.instance_hours, 6), "type": "float"},
+        "wall_s": {"raw_value": round(cost.wall_s, 3), "type": "float"},
+    }
 
 
 def estimate(usage: Usage, prices: PriceTable) -> Cost:

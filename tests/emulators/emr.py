@@ -28,6 +28,7 @@ LocalEMR at a time per process (these are process-wide); ``stop()`` undoes them.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import gzip
 import json
 import logging
@@ -934,6 +935,21 @@ def _cluster_configuration(configurations: list[Any]) -> tuple[dict[str, str], d
 # --- EMR Serverless --------------------------------------------------------------------------
 
 
+# What one job run of the offline EMR Serverless is billed as: its driver at EMR Serverless'
+# default size (4 vCPU, 16 GB, 20 GB of free storage), for at least a minute.
+SERVERLESS_DRIVER = {"vCPU": 4, "memoryGB": 16}
+
+
+def billed_resources(ran: datetime.timedelta) -> dict[str, float]:
+    """``billedResourceUtilization`` of a job run that ran this long."""
+    hours = max(ran.total_seconds(), 60.0) / 3600
+    return {
+        "vCPUHour": round(SERVERLESS_DRIVER["vCPU"] * hours, 6),
+        "memoryGBHour": round(SERVERLESS_DRIVER["memoryGB"] * hours, 6),
+        "storageGBHour": 0.0,
+    }
+
+
 class _JobRunDrive:
     """One EMR Serverless job run's life, on a thread of its own."""
 
@@ -963,6 +979,7 @@ class _JobRunDrive:
             started = getattr(run, "started_at", None)
             if started is not None:
                 run.total_execution_duration_seconds = int((run.ended_at - started).total_seconds())
+                run.billed_resource_utilization = billed_resources(run.ended_at - started)
 
     def request_cancel(self) -> None:  # from moto's request thread
         with self.lock:

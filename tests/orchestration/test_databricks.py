@@ -25,6 +25,7 @@ import dagster as dg
 import pytest
 
 from hydra_orchestration.config import ConfigError, parse_config
+from hydra_orchestration.cost import PriceTable
 from hydra_orchestration.definitions import PIPELINE_JOB, build_definitions
 from hydra_orchestration.launchers.compute import compute_tags, name_with_tags
 from hydra_orchestration.settings import Settings
@@ -234,6 +235,7 @@ def test_the_example_on_a_job_cluster_equals_the_local_run(
         assert f"hydra step: {transform.name}: " in forwarded.out
     _no_secret_sent(databricks, instance, result.run_id)
     _pipes_files_are_gone(databricks)
+    _the_recorded_cost_is_the_job_clusters(result, databricks, run_id)
 
     # The same code again (shipped as every launch ships it): found, not uploaded twice.
     logs = "\n".join(str(r) for r in instance.all_logs(result.run_id))
@@ -243,6 +245,29 @@ def test_the_example_on_a_job_cluster_equals_the_local_run(
     assert f"code bundle uploaded to {again.prefix}" in logs or (
         f"code bundle already at {again.prefix}" in logs  # an earlier test shipped it
     )
+
+
+def _the_recorded_cost_is_the_job_clusters(
+    result: dg.ExecuteInProcessResult, databricks: Any, run_id: int
+) -> None:
+    """The assets' costs add up to the job cluster's for the run's duration (runs/get): its
+    driver on demand and its one worker (autoscale's minimum) on spot, m6i.xlarge, each
+    node's DBUs at the jobs compute rate, at the packaged us-east-1 prices."""
+    costs = {
+        e.materialization.asset_key.to_user_string(): {
+            k: e.materialization.metadata[k].value for k in ("cost_usd", "platform", "wall_s")
+        }
+        for e in result.get_asset_materialization_events()
+    }
+    assert {c["platform"] for c in costs.values()} == {"databricks"}
+    run = databricks.workspace_client().jobs.get_run(run_id)
+    hours = (run.end_time - run.start_time) / 3.6e6
+    prices = PriceTable.load("us-east-1")
+    m6i = prices.instance("m6i.xlarge")
+    assert m6i.dbu is not None
+    assert m6i.spot is not None
+    per_hour = 2 * m6i.dbu * prices.dbu_rate("jobs") + m6i.on_demand + m6i.spot
+    assert sum(c["cost_usd"] for c in costs.values()) == pytest.approx(hours * per_hour, rel=1e-3)
 
 
 @pytest.mark.pyspark
@@ -463,6 +488,7 @@ def test_a_server_error_is_not_retried_it_fails_the_step_and_cancels_the_run(
 SCRIPT = """
 import sys
 import dagster as dg
+from hydra_orchestration.cost import PriceTable
 from hydra_orchestration.definitions import PIPELINE_JOB, build_definitions
 from hydra_orchestration.settings import settings_from_environment
 

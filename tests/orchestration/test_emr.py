@@ -9,6 +9,7 @@ any request; each failure must end as a failed Dagster step naming its cause.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from hydra_orchestration.cost import PriceTable
 from hydra_orchestration.definitions import PIPELINE_JOB, build_definitions
 from hydra_orchestration.launchers.aws import aws_clients
 from hydra_orchestration.launchers.emr import EMRLauncher
@@ -237,7 +239,9 @@ def test_the_example_materializes_on_emr_equal_to_the_local_run(
         (cluster,) = _clusters(recorder)
         assert local_emr.cluster_states()[cluster] in ENDED | {"TERMINATING"}
         _the_cluster_has_the_configured_shape(flow, settings, result.run_id)
+        _the_recorded_cost_is_the_clusters(result, local_emr, cluster)
     else:
+        _the_recorded_cost_is_the_billed_resources(result, local_emr)
         (run,) = recorder.params("StartJobRun")
         assert run["executionTimeoutMinutes"] == 361  # [emr-serverless] timeout_s + a minute
         # EMR Serverless' tag values (the service model's pattern; moto does not check it)
@@ -247,6 +251,62 @@ def test_the_example_materializes_on_emr_equal_to_the_local_run(
         assert [states[key] for key in states if key.startswith(run["applicationId"])][
             -1
         ] == "SUCCESS"
+
+
+def _recorded_costs(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
+    """Each materialized asset's cost metadata."""
+    return {
+        e.materialization.asset_key.to_user_string(): {
+            key: e.materialization.metadata[key].value
+            for key in ("cost_usd", "platform", "instance_hours", "wall_s")
+        }
+        for e in result.get_asset_materialization_events()
+    }
+
+
+def _the_recorded_cost_is_the_clusters(
+    result: dg.ExecuteInProcessResult, local_emr: Any, cluster: str
+) -> None:
+    """The assets' costs add up to the cluster's: its fleets (1 + 2 on-demand m6i.xlarge,
+    4 spot m6i.xlarge) for the hours EMR's timeline gives it, at the packaged us-east-1 prices
+    plus EMR's charge per instance-hour."""
+    costs = _recorded_costs(result)
+    assert {c["platform"] for c in costs.values()} == {"emr"}
+    assert all(c["cost_usd"] > 0 and c["wall_s"] > 0 for c in costs.values())
+    instance_hours = sum(c["instance_hours"] for c in costs.values())
+    hours = instance_hours / 7  # each of the 7 instances existed as long as the cluster
+    timeline = local_emr.client("emr").describe_cluster(ClusterId=cluster)["Cluster"]["Status"][
+        "Timeline"
+    ]
+    step = local_emr.client("emr").list_steps(ClusterId=cluster)["Steps"][0]["Status"]
+    created = timeline["CreationDateTime"]
+    at_least = (step["Timeline"]["EndDateTime"] - created).total_seconds() / 3600
+    at_most = (datetime.datetime.now(tz=created.tzinfo) - created).total_seconds() / 3600
+    assert at_least <= hours <= at_most
+    m6i = PriceTable.load("us-east-1").instance("m6i.xlarge")
+    assert m6i.spot is not None
+    assert m6i.emr is not None
+    per_hour = 3 * (m6i.on_demand + m6i.emr) + 4 * (m6i.spot + m6i.emr)
+    assert sum(c["cost_usd"] for c in costs.values()) == pytest.approx(hours * per_hour, rel=1e-3)
+
+
+def _the_recorded_cost_is_the_billed_resources(
+    result: dg.ExecuteInProcessResult, local_emr: Any
+) -> None:
+    """The assets' costs add up to the job run's billed vCPU- and GB-hours at the packaged
+    us-east-1 EMR Serverless prices."""
+    costs = _recorded_costs(result)
+    assert {c["platform"] for c in costs.values()} == {"emr-serverless"}
+    (key,) = [k for k, state in local_emr.job_run_states().items() if state == "SUCCESS"][-1:]
+    application, job_run = key.split("/")
+    billed = local_emr.client("emr-serverless").get_job_run(
+        applicationId=application, jobRunId=job_run
+    )["jobRun"]["billedResourceUtilization"]
+    assert billed["vCPUHour"] > 0
+    rates = PriceTable.load("us-east-1").serverless("x86_64")
+    expected = billed["vCPUHour"] * rates.vcpu_hour + billed["memoryGBHour"] * rates.gb_hour
+    assert sum(c["cost_usd"] for c in costs.values()) == pytest.approx(expected, rel=1e-3)
+    assert all(c["instance_hours"] == 0 for c in costs.values())
 
 
 def _the_cluster_has_the_configured_shape(
@@ -512,6 +572,7 @@ def test_a_driver_killed_mid_stream_fails_the_step_and_keeps_what_it_reported(
 SCRIPT = """
 import sys
 import dagster as dg
+from hydra_orchestration.cost import PriceTable
 from hydra_orchestration.definitions import PIPELINE_JOB, build_definitions
 from hydra_orchestration.settings import settings_from_environment
 

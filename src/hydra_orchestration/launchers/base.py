@@ -13,6 +13,7 @@ it, and reads the outcomes from the step's messages — also when the step faile
 
 from __future__ import annotations
 
+import threading
 import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -21,6 +22,7 @@ from typing import Any, Protocol, TypeVar, cast
 
 import dagster as dg
 
+from hydra_orchestration.cost import Usage
 from hydra_orchestration.remote.step import CHECK_NAME, OUTCOME, STARTED, StepOutcome, StepRequest
 
 __all__ = [
@@ -41,11 +43,23 @@ R = TypeVar("R", bound=dg.PipesMessageReader)
 @dataclass(frozen=True)
 class LaunchReport:
     """What one launch reported: the outcome of each transform that finished, the transforms
-    that started, and ``failure`` — why the launch ended early — when it did."""
+    that started, ``failure`` — why the launch ended early — when it did, and ``usage``: the
+    compute it used as its platform reported it (None: not known; see
+    :mod:`hydra_orchestration.cost`)."""
 
     outcomes: Sequence[StepOutcome] = ()
     started: Sequence[str] = ()
     failure: str | None = None
+    usage: Usage | None = None
+
+
+_METER = threading.local()  # the usage a launch on this thread recorded
+
+
+def record_usage(usage: Usage) -> None:
+    """Called by a launcher once its compute has ended (however the launch ends): what the
+    platform reported the compute was, for its cost."""
+    _METER.usage = usage
 
 
 class Launcher(Protocol):
@@ -94,6 +108,7 @@ class PipesLauncher(ABC):
 
     def launch(self, context: dg.AssetExecutionContext, request: StepRequest) -> LaunchReport:
         failure = None
+        _METER.usage = None
         request = self.prepare(request)
         context_injector, message_reader = self.transport(request)
         with dg.open_pipes_session(
@@ -115,7 +130,8 @@ class PipesLauncher(ABC):
                 "the step ended without opening Dagster Pipes: it never reached the project's "
                 "entrypoint, or could not read the Pipes context (see the step's logs)"
             )
-        return _report(session.get_custom_messages(), failure)
+        usage, _METER.usage = getattr(_METER, "usage", None), None
+        return _report(session.get_custom_messages(), failure, usage)
 
     def prepare(self, request: StepRequest) -> StepRequest:
         """The request as this platform's step needs it (e.g. with its own Spark settings)."""
@@ -152,14 +168,14 @@ def single_writer(reader: type[R]) -> type[R]:
     return cast("type[R]", SingleWriter)
 
 
-def _report(messages: Sequence[Any], failure: str | None) -> LaunchReport:
+def _report(messages: Sequence[Any], failure: str | None, usage: Usage | None) -> LaunchReport:
     outcomes, started = [], []
     for message in messages:
         if isinstance(message, Mapping) and OUTCOME in message:
             outcomes.append(StepOutcome.from_dict(message[OUTCOME]))
         elif isinstance(message, Mapping) and STARTED in message:
             started.append(str(message[STARTED]))
-    return LaunchReport(outcomes=outcomes, started=started, failure=failure)
+    return LaunchReport(outcomes=outcomes, started=started, failure=failure, usage=usage)
 
 
 def metadata_values(metadata: Mapping[str, Mapping[str, Any]]) -> dict[str, dg.MetadataValue]:

@@ -57,8 +57,14 @@ from dagster_databricks.pipes import (
     PipesUnityCatalogVolumesMessageReader,
 )
 
-from hydra_orchestration.launchers.aws import poll, tail
-from hydra_orchestration.launchers.base import PipesLauncher, StepFailed, single_writer
+from hydra_orchestration.cost import planned_databricks_usage
+from hydra_orchestration.launchers.aws import cleanup, poll, tail
+from hydra_orchestration.launchers.base import (
+    PipesLauncher,
+    StepFailed,
+    record_usage,
+    single_writer,
+)
 from hydra_orchestration.launchers.compute import Compute, name_with_tags, tags_in_name
 from hydra_orchestration.launchers.emr import tags_for
 from hydra_orchestration.remote.step import StepRequest
@@ -180,12 +186,16 @@ class DatabricksLauncher(PipesLauncher):
                 timeout_seconds=submit["timeout_seconds"],
                 idempotency_token=submit["idempotency_token"],
             ).bind()["run_id"]
-        with self._cancelled_unless_ended(context, client, run_id):
-            with _api(f"reading run {run_id}", self.config.retry_timeout_s):
-                url = client.jobs.get_run(run_id).run_page_url
-            session.report_launched({"extras": {"run_id": run_id, "run_page_url": url}})
-            context.log.info(f"Databricks run {run_id} submitted: {url}")
-            run = self._wait(context, client, run_id)
+        try:
+            with self._cancelled_unless_ended(context, client, run_id):
+                with _api(f"reading run {run_id}", self.config.retry_timeout_s):
+                    url = client.jobs.get_run(run_id).run_page_url
+                session.report_launched({"extras": {"run_id": run_id, "run_page_url": url}})
+                context.log.info(f"Databricks run {run_id} submitted: {url}")
+                run = self._wait(context, client, run_id)
+        finally:
+            with cleanup(context, f"reading run {run_id}'s duration for its cost"):
+                self._record_usage(client, run_id)
         stderr = self._forward_logs(context, client, run)
         state = run.state
         life = state.life_cycle_state.value if state and state.life_cycle_state else "?"
@@ -279,6 +289,19 @@ class DatabricksLauncher(PipesLauncher):
         if config.log_destination:
             cluster["cluster_log_conf"] = {"dbfs": {"destination": config.log_destination}}
         return cluster
+
+    def _record_usage(self, client: WorkspaceClient, run_id: int) -> None:
+        """A job cluster's usage: the shape ``[databricks]`` gave it, for the run's duration
+        (its cluster starts with the run and ends with it). Serverless DBUs are reported in
+        the workspace's billing tables only, and an all-purpose cluster is billed whether or
+        not this run uses it: neither is recorded."""
+        if self.config.serverless or self.config.cluster_id:
+            return
+        run = client.jobs.get_run(run_id)
+        if not run.start_time:
+            return
+        end = run.end_time or int(time.time() * 1000)
+        record_usage(planned_databricks_usage(self.config, max(0, end - run.start_time) / 3.6e6))
 
     @contextlib.contextmanager
     def _cancelled_unless_ended(

@@ -25,11 +25,13 @@ finished. Pipes' parameters travel as the entrypoint's arguments.
 from __future__ import annotations
 
 import contextlib
+import datetime
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
 
+from hydra_orchestration.cost import EmrUsage, planned_emr_usage
 from hydra_orchestration.launchers.aws import (
     AwsPipesLauncher,
     ClientFactory,
@@ -39,7 +41,7 @@ from hydra_orchestration.launchers.aws import (
     poll,
     tail,
 )
-from hydra_orchestration.launchers.base import StepFailed
+from hydra_orchestration.launchers.base import StepFailed, record_usage
 from hydra_orchestration.launchers.compute import RUN_ID_TAG, Compute, compute_tags
 from hydra_orchestration.remote.step import StepRequest
 from hydra_orchestration.settings import Settings
@@ -159,6 +161,18 @@ class EMRLauncher(AwsPipesLauncher):
             context.log.info(f"terminating EMR cluster {cluster_id}")
             with cleanup(context, f"terminating cluster {cluster_id}"):
                 emr.terminate_job_flows(JobFlowIds=[cluster_id])
+            with cleanup(context, f"reading cluster {cluster_id}'s timeline for its cost"):
+                record_usage(self._usage(emr, cluster_id))
+
+    def _usage(self, emr: Any, cluster_id: str) -> EmrUsage:
+        """The cluster's fleets as this launch asked for them, for as long as EMR's timeline
+        says the cluster has existed (from its creation to its end, or to now while it
+        terminates: billing stops a little later)."""
+        timeline = emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["Timeline"]
+        created = timeline["CreationDateTime"]
+        ended = timeline.get("EndDateTime") or datetime.datetime.now(tz=created.tzinfo)
+        hours = max(0.0, (ended - created).total_seconds() / 3600)
+        return planned_emr_usage(self.config, hours)
 
     def job_flow(
         self, request: StepRequest, shipped: Shipped, step: dict[str, Any]

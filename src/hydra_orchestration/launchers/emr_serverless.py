@@ -23,6 +23,7 @@ from typing import Any
 
 import dagster as dg
 
+from hydra_orchestration.cost import EmrServerlessUsage
 from hydra_orchestration.launchers.aws import (
     AwsPipesLauncher,
     ClientFactory,
@@ -32,7 +33,7 @@ from hydra_orchestration.launchers.aws import (
     poll,
     tail,
 )
-from hydra_orchestration.launchers.base import StepFailed
+from hydra_orchestration.launchers.base import StepFailed, record_usage
 from hydra_orchestration.launchers.compute import RUN_ID_TAG, Compute
 from hydra_orchestration.launchers.emr import entrypoint_args, tags_for
 from hydra_orchestration.remote.step import StepRequest
@@ -127,6 +128,13 @@ class EMRServerlessLauncher(AwsPipesLauncher):
                 context.log.info(f"cancelling EMR Serverless job run {run_id}")
                 with cleanup(context, f"cancelling job run {run_id}"):
                     serverless.cancel_job_run(applicationId=application, jobRunId=run_id)
+        if state is not None:  # ended: EMR Serverless says what it bills
+            with cleanup(context, f"reading job run {run_id}'s billed resources for its cost"):
+                job = serverless.get_job_run(applicationId=application, jobRunId=run_id)["jobRun"]
+                billed = job.get("billedResourceUtilization")
+                if billed:
+                    seconds = float(job.get("totalExecutionDurationSeconds") or 0)
+                    record_usage(EmrServerlessUsage.from_billed(billed, wall_s=seconds))
         base = S3Location.parse(log_uri).join(
             "applications", application, "jobs", run_id, "SPARK_DRIVER"
         )
