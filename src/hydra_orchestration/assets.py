@@ -35,7 +35,7 @@ from hydra_orchestration.launchers import (
     StepResult,
     results_for,
 )
-from hydra_orchestration.plan import Launch, engines_for, plan_launches
+from hydra_orchestration.plan import Launch, engines_for, plan_launches, step_name
 from hydra_orchestration.platforms import platform
 from hydra_orchestration.remote.lifetime import die_with_parent
 from hydra_orchestration.remote.step import CHECK_NAME, StepRequest, blocked
@@ -58,11 +58,6 @@ class StepConfig(dg.Config):
         default_factory=dict,
         description="Engine per asset for this run (asset name -> engine), overriding `engine`.",
     )
-
-
-def step_name(registry: Registry) -> str:
-    """The op that materializes the registry's transforms (the key of its run config)."""
-    return f"{registry.name}_transforms"
 
 
 def build_assets(

@@ -30,8 +30,8 @@ from hydra_orchestration.cost import (
     planned_databricks_usage,
     planned_emr_usage,
 )
-from hydra_orchestration.plan import Launch, engines_for, plan_launches
-from hydra_orchestration.platforms import platform
+from hydra_orchestration.plan import Launch, engines_for, plan_launches, step_name
+from hydra_orchestration.platforms import PLATFORMS, platform
 from hydra_orchestration.settings import Settings
 from hydra_transforms.registry import Registry
 
@@ -112,7 +112,7 @@ class CostReport:
         """The run config's ``engines`` that puts each asset on its cheapest platform."""
         return dict(self.cheapest)
 
-    def render(self) -> str:
+    def render(self, op: str = "<the pipeline's op>") -> str:
         lines = [
             "Median cost (USD) and time (s) per asset and platform, from recent runs:",
             "",
@@ -124,7 +124,7 @@ class CostReport:
             for name in self.platforms:
                 fig = self.figures.get(asset, {}).get(name)
                 cells.append(
-                    f"${fig.cost_usd:.4f} / {fig.wall_s:.0f} s (n={fig.runs})" if fig else "-"
+                    f"${fig.cost_usd:.4f} / {_seconds(fig.wall_s)} (n={fig.runs})" if fig else "-"
                 )
             cells.append(self.cheapest.get(asset, "-"))
             rows.append(cells)
@@ -141,18 +141,33 @@ class CostReport:
             else:
                 lines.append(f"  all on {name}: ${total:.4f}")
         lines.append(f"  each asset on its cheapest platform: ${self.best:.4f}")
+        local = [name for name in self.platforms if not _remote(name)]
+        if local:
+            lines.append(
+                f"  ({', '.join(local)}: $0 is the machine running Dagster, which is not "
+                "counted; --remote compares the remote platforms only)"
+            )
         if self.cheapest:
-            config = {"ops": {"<the step>": {"config": {"engines": self.engines()}}}}
-            lines += [
-                "",
-                "Apply it to a run (Launchpad run config; the step is the pipeline's op):",
-                "  " + json.dumps(config),
-            ]
+            config = {"ops": {op: {"config": {"engines": self.engines()}}}}
+            lines += ["", "Apply it to a run (its run config):", "  " + json.dumps(config)]
         return "\n".join(lines)
 
 
-def cost_report(records: Sequence[Record], assets: Sequence[str]) -> CostReport:
-    """The report of ``records`` for ``assets`` (in this order)."""
+def _remote(name: str) -> bool:
+    return name in PLATFORMS and platform(name).remote
+
+
+def _seconds(wall_s: float) -> str:
+    return f"{wall_s:.1f} s" if wall_s < 10 else f"{wall_s:.0f} s"
+
+
+def cost_report(
+    records: Sequence[Record], assets: Sequence[str], *, remote_only: bool = False
+) -> CostReport:
+    """The report of ``records`` for ``assets`` (in this order); ``remote_only``: of the
+    remote platforms' records only."""
+    if remote_only:
+        records = [r for r in records if _remote(r.platform)]
     by: dict[str, dict[str, list[Record]]] = defaultdict(lambda: defaultdict(list))
     for record in records:
         by[record.asset][record.platform].append(record)
@@ -255,7 +270,7 @@ def estimate_launches(
                     launch,
                     sum(f.cost_usd for f in figures),
                     sum(f.wall_s for f in figures),
-                    f"median of recorded runs (at least {runs} per asset)",
+                    f"the median of its assets' recorded runs (at least {runs} each)",
                 )
             )
         elif not platform(launch.engine).remote:
@@ -291,7 +306,7 @@ def render_plan(estimates: Sequence[LaunchEstimate]) -> str:
         wall = f", about {item.wall_s:.0f} s" if item.wall_s is not None else ""
         lines.append(
             f"  {index}. {item.launch.engine}: {', '.join(item.launch.transforms)} — "
-            f"{cost}{wall} ({item.basis})"
+            f"{cost}{wall}; {item.basis}"
         )
         if item.cost_usd is None:
             unknown = True
@@ -316,6 +331,11 @@ def cost_command(parser: argparse.ArgumentParser) -> None:
     report = sub.add_parser("report", help="the cost report")
     report.add_argument("--runs", type=int, default=RECENT, help="recent runs per asset")
     report.add_argument("--png", type=Path, help="also write a bar chart to this file")
+    report.add_argument(
+        "--remote",
+        action="store_true",
+        help="compare the remote platforms only (a local engine's machine is not priced)",
+    )
     report.set_defaults(command=_report_command, needs_registry=True)
 
 
@@ -335,8 +355,9 @@ def _report_command(registry: Registry, args: argparse.Namespace) -> int:
     settings = settings_from_environment()
     assets = [t.name for t in registry.transforms]
     with _instance(settings) as instance:
-        report = cost_report(history(instance, assets, limit=args.runs), assets)
-    print(report.render())
+        records = history(instance, assets, limit=args.runs)
+    report = cost_report(records, assets, remote_only=args.remote)
+    print(report.render(step_name(registry)))
     if args.png:
         print(f"wrote {plot(report, args.png)}")
     return 0

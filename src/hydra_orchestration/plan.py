@@ -27,6 +27,11 @@ class Launch:
     transforms: tuple[str, ...]
 
 
+def step_name(registry: Registry) -> str:
+    """The op that materializes the registry's transforms (the key of its run config)."""
+    return f"{registry.name}_transforms"
+
+
 def engines_for(
     registry: Registry,
     selected: Sequence[str],

@@ -93,6 +93,18 @@ def test_the_report_gives_medians_the_cheapest_platform_and_the_pipeline_totals(
     assert "all on duckdb: unknown (no record of edges, graph, graph_aggr)" in text
     assert "each asset on its cheapest platform: $0.2200" in text
     assert '"edges": "emr"' in text
+    assert "(duckdb: $0 is the machine running Dagster, which is not counted" in text
+
+    remote = cost_report(records, ASSETS, remote_only=True)
+    assert remote.platforms == ("databricks", "emr")
+    assert remote.cheapest == {
+        "nodes": "databricks",
+        "seed_rejections": "databricks",
+        "edges": "emr",
+        "graph": "emr",
+        "graph_aggr": "databricks",
+    }
+    assert remote.best == pytest.approx(0.10 * 2 + 0.02 * 3)
 
 
 def test_the_plot_is_a_png(instance: dg.DagsterInstance, tmp_path: Path) -> None:
@@ -115,7 +127,7 @@ def test_the_plan_estimates_from_history_and_prices_compute_without_any(
     assert estimates[0].cost_usd == 0.0
     assert estimates[1].cost_usd == pytest.approx(0.10 * 2 + 0.05)
     assert estimates[1].wall_s == pytest.approx(180.0)
-    assert "median of recorded runs" in estimates[1].basis
+    assert "the median of its assets' recorded runs" in estimates[1].basis
 
     never_ran = estimate_launches(settings, example, engine_of, [])
     assert never_ran[1].cost_usd is None
@@ -142,6 +154,7 @@ def test_hydra_cost_report_and_plan_read_dagster_home(
     )
     assert report.returncode == 0, report.stderr
     assert "each asset on its cheapest platform: $0.2200" in report.stdout
+    assert '{"ops": {"example_transforms": {"config": {"engines": {' in report.stdout
     assert (tmp_path / "c.png").is_file()
     plan = subprocess.run(
         [sys.executable, "-m", "hydra_transforms.cli", "plan", "--engines", '{"edges": "emr"}'],
@@ -189,5 +202,5 @@ def test_every_launch_records_its_cost_and_the_run_logs_its_plan(tmp_path: Path)
     plan = next(m for m in logs if m.startswith("The run's launches, in order:"))
     assert "1. duckdb: " in plan
     assert "$0.0000" in plan
-    assert "median of recorded runs (at least 1 per asset)" in plan
+    assert "the median of its assets' recorded runs (at least 1 each)" in plan
     assert any(m.startswith("cost of this duckdb launch: $0.0000") for m in logs)
