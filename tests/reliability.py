@@ -49,7 +49,10 @@ CASES: dict[int, Case] = {
         "the cluster fails while bootstrapping",
         "fails fast with the bootstrap reason; compute ended",
         "the emulator's bootstrap error",
-        {"emr-serverless": "no bootstrap: the application's image holds the dependencies"},
+        {
+            "emr-serverless": "no bootstrap: the application's image holds the dependencies",
+            "databricks": "a job cluster that fails to start ends the run INTERNAL_ERROR: 12",
+        },
     ),
     4: Case(
         "the job outlasts the wait budget",
