@@ -10,6 +10,7 @@ make results comparable) lives here, in one adapter per engine, looked up by nam
 from __future__ import annotations
 
 import csv
+import functools
 import importlib.util
 import os
 import threading
@@ -368,7 +369,9 @@ class SparkEngine(Engine):
         return f"IF(spark_partition_id() < 0, NULL, {sql})"
 
     def write_parquet(self, expr: ir.Table, path: str, *, partition_by: str | None) -> None:
-        options: dict[str, Any] = {"mode": "errorifexists"}
+        # "error" is ErrorIfExists; pyspark's Connect writer refuses its synonym "errorifexists"
+        # (UNSUPPORTED_OPERATION; tests/connect/test_defects.py).
+        options: dict[str, Any] = {"mode": "error"}
         if partition_by:
             options["partitionBy"] = [partition_by]
         self.con.to_parquet(expr, path, **options)
@@ -395,7 +398,8 @@ class SparkConnectEngine(SparkEngine):
     """Spark reached through Spark Connect (``sc://host:port``): the same SQL, reads and
     writes as :class:`SparkEngine`, sent over gRPC to a server. No JVM runs in this process.
 
-    Everything a Connect session does differently from a classic one is handled here:
+    Everything a Connect session does differently from a classic one is handled here and in
+    the engine's ibis backend (``_connect_backend``: ``Table.cache()``):
 
     - There is no SparkContext or JVM on this side. S3A settings go into the session's own
       settings, without the ``spark.hadoop.`` prefix (``fs.s3a.endpoint``): Spark copies a
@@ -410,6 +414,8 @@ class SparkConnectEngine(SparkEngine):
       object store both sides reach.
     - Only runtime SQL settings can be set (``spark_connect_session(conf=...)``); memory,
       cores and jars are the server's, set where it starts.
+    - pyspark's Connect client refuses an empty Arrow table (``_data_frame``) and the save
+      mode "errorifexists" (``SparkEngine.write_parquet`` says "error").
     """
 
     name = "spark-connect"
@@ -497,7 +503,7 @@ def connect(
                 "connect it as connect('pyspark', spark=session))"
             )
         session = spark if spark is not None else spark_connect_session(remote)
-        return SparkConnectEngine(ibis.pyspark.connect(session), s3=s3, s3a=spark_s3a)
+        return SparkConnectEngine(_connect_backend().connect(session), s3=s3, s3a=spark_s3a)
     raise ValueError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
 
 
@@ -547,7 +553,7 @@ def spark_connect_session(
 
     ``conf`` holds runtime SQL settings for this session. Static ones (memory, cores, jars)
     belong to the server: setting one raises ``CANNOT_MODIFY_CONFIG`` here, where pyspark's
-    own ``builder.config(...)`` would drop it silently.
+    own ``builder.config(...)`` drops it with a warning.
 
     Each call opens a new server-side session (its own temporary views and settings), where
     pyspark's ``getOrCreate()`` would return any Connect session this process already has,
@@ -595,6 +601,40 @@ def _is_connect_session(session: Any) -> bool:
     """Whether ``session`` is a Spark Connect session (without importing the Connect client,
     which needs grpc)."""
     return type(session).__module__.startswith("pyspark.sql.connect.")
+
+
+@functools.cache
+def _connect_backend() -> Any:
+    """ibis' pyspark backend, with what a Spark Connect session needs done differently.
+
+    ``Table.cache()``: ibis caches ``session.sql(query).cache()``, asserts ``is_cached``, and
+    puts a temporary view on it. Classic pyspark answers ``is_cached`` from a flag, and its
+    view holds the very plan that was cached. Connect sends the query text each time, and the
+    server analyzes it again: a query with a CTE (ibis writes WITH for a subquery used twice)
+    gets new CTE ids and matches nothing cached. The assert fails, and without it every read
+    would recompute the result (tests/connect/test_defects.py shows both). So the view is
+    made first, from the query analyzed once, and the view is cached: every read of it finds
+    that plan. ``CACHE LAZY TABLE``, like ``cache()``, computes it when first read.
+    """
+    from ibis.backends.pyspark import Backend
+
+    ibis.pyspark.name  # noqa: B018  # loading it through ibis registers its options (compiling reads them)
+
+    class SparkConnectBackend(Backend):
+        def _create_cached_table(self, name: str, expr: ir.Table) -> ir.Table:
+            self._run_pre_execute_hooks(expr)  # registers ibis.memtable data, as execute does
+            self._session.sql(self.compile(expr)).createTempView(name)
+            self._session.sql(f"CACHE LAZY TABLE {SparkEngine.quote(name)}")
+            return self.table(name)
+
+        def _drop_cached_table(self, name: str) -> None:
+            session: Any = self._session  # a Connect session
+            if session.is_stopped:  # the server released the session's cache and views
+                return
+            session.sql(f"UNCACHE TABLE IF EXISTS {SparkEngine.quote(name)}")
+            session.catalog.dropTempView(name)
+
+    return SparkConnectBackend()
 
 
 def _spark_connection(spark: SparkSession | None) -> Any:

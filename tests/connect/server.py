@@ -98,10 +98,12 @@ class LocalSparkConnect:
         for key, value in conf.items():
             argv += ["--conf", f"{key}={value}"]
         argv.append("spark-internal")  # no application jar: the class is on pyspark's classpath
+        # None of this process' Spark state, nor its cloud credentials: S3 settings come
+        # from each session, as they would on a remote server.
         env = {
             key: value
             for key, value in os.environ.items()
-            if not key.startswith(("SPARK_", "PYSPARK_"))  # none of this process' Spark state
+            if not key.startswith(("SPARK_", "PYSPARK_", "AWS_"))
         }
         env |= {
             "SPARK_HOME": str(home),

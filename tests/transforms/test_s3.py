@@ -28,18 +28,25 @@ from hydra_transforms.storage import (
     snapshot,
 )
 from hydra_transforms.stores import ABSENT, S3Store, store_for, upload
-from tests.conftest import PROJECT_ROOT, S3_ENGINES, SAMPLE_DIR
+from tests.conftest import CONNECT, PROJECT_ROOT, S3_ENGINES, SAMPLE_DIR
 from tests.transforms.slow import small
 
 pytestmark = pytest.mark.s3
 PARTITION = "CC-MAIN-2024-10"
 
 
-@pytest.fixture(params=S3_ENGINES)
+# Spark Connect reaches S3 through S3A settings in its session (SparkConnectEngine).
+S3_CONNECT = pytest.param(CONNECT, marks=[pytest.mark.connect, pytest.mark.s3], id=CONNECT)
+
+
+@pytest.fixture(params=[*S3_ENGINES, S3_CONNECT])
 def s3_engine(request: pytest.FixtureRequest, local_s3: Any) -> Engine:
     if request.param == "pyspark":
         spark = request.getfixturevalue("spark_session")
         return connect("pyspark", spark=spark, s3=local_s3.options())
+    if request.param == CONNECT:
+        spark = request.getfixturevalue("spark_connect_session")
+        return connect(CONNECT, spark=spark, s3=local_s3.options())
     return connect("duckdb", s3=local_s3.options())
 
 
