@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import importlib
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -26,10 +25,6 @@ SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
 # Engines declared once: select with -m duckdb / -m pyspark / -m connect; without Java:
 # -m "not pyspark and not connect".
 CONNECT = "spark-connect"  # hydra_transforms.engines.SparkConnectEngine.name
-# Generated tables per property of the engine-semantics suite on Spark Connect (its explicit
-# edge cases run in addition; 0: those only): the server runs the pyspark engine's Spark, on
-# which the suite tries 3.
-CONNECT_EXAMPLES = 1
 ENGINES = [
     pytest.param("duckdb", marks=[pytest.mark.duckdb], id="duckdb"),
     pytest.param("pyspark", marks=[pytest.mark.pyspark], id="pyspark"),
@@ -118,19 +113,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    # The engine-semantics suite keys its Hypothesis budget by engine name: Connect's is
-    # added here while tests/semantics/support.py (EXAMPLES) does not name it.
-    support = sys.modules.get("tests.semantics.support")
-    if support is not None and CONNECT not in support._SETTINGS:
-        from hypothesis import Phase, settings
-
-        spark = support._SETTINGS["pyspark"]
-        support.EXAMPLES[CONNECT] = CONNECT_EXAMPLES
-        support._SETTINGS[CONNECT] = settings(
-            spark,
-            max_examples=max(CONNECT_EXAMPLES, 1),
-            phases=spark.phases if CONNECT_EXAMPLES else (Phase.explicit,),
-        )
     started = session.config.stash.setdefault(EARLY_SUBPROCESSES, {})
     if session.config.option.collectonly:
         return
@@ -167,18 +149,46 @@ def early_subprocess(request: pytest.FixtureRequest) -> Iterator[subprocess.Pope
 SPARK_JARS = tuple(sorted((PROJECT_ROOT / ".cache" / "spark-jars").glob("*.jar")))
 
 
-@pytest.fixture(scope="session")
-def spark_session() -> Iterator[Any]:
-    """One small local Spark session for the whole test run (start-up costs seconds). It can
-    reach S3: an engine connected with S3 options configures S3A on it when it is used."""
-    from hydra_transforms.engines import local_spark_session
-
-    session = local_spark_session(
-        app_name="hydra-tests",
-        cores=1,
-        conf={"spark.sql.shuffle.partitions": "1", "spark.default.parallelism": "1"},
-        jars=SPARK_JARS,
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--spark-conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting of the test run's Spark session; spark.master=spark://host:port runs "
+        "the pyspark tests' driver on that cluster (tests/cluster)",
     )
+
+
+@pytest.fixture(scope="session")
+def spark_session(pytestconfig: pytest.Config) -> Iterator[Any]:
+    """One small local Spark session for the whole test run (start-up costs seconds), or,
+    with ``--spark-conf spark.master=spark://...``, a driver on that cluster. It can reach
+    S3: an engine connected with S3 options configures S3A on it when it is used."""
+    from hydra_transforms.engines import LOCAL_SPARK_CONF, local_spark_session
+
+    conf = {"spark.sql.shuffle.partitions": "1", "spark.default.parallelism": "1"}
+    for pair in pytestconfig.getoption("spark_conf"):
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise pytest.UsageError(f"--spark-conf takes KEY=VALUE, not {pair!r}")
+        conf[key] = value
+    master = conf.pop("spark.master", "local[1]")
+    if master.startswith("local"):
+        cores = master.removeprefix("local[").removesuffix("]") if "[" in master else "1"
+        session = local_spark_session(
+            app_name="hydra-tests", cores=cores, conf=conf, jars=SPARK_JARS
+        )
+    else:
+        from pyspark.sql import SparkSession
+
+        builder = SparkSession.builder.master(master).appName("hydra-tests")
+        jars = {"spark.jars": ",".join(map(str, SPARK_JARS))} if SPARK_JARS else {}
+        settings = {**LOCAL_SPARK_CONF, **jars, **conf}
+        for key, value in settings.items():
+            builder = builder.config(key, value)
+        session = builder.getOrCreate()
+        session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
 
@@ -220,14 +230,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 @pytest.fixture(scope="session")
 def spark_connect_session(spark_connect_server: Any) -> Iterator[Any]:
-    """One session on the test run's Spark Connect server, opened with its token read from
-    SPARK_CONNECT_TOKEN (as a user's would be)."""
-    from hydra_transforms.engines import SPARK_CONNECT_TOKEN_ENV, spark_connect_session
-    from tests.connect.server import environment
+    """One session on the test run's Spark Connect server, opened with its token."""
+    from hydra_transforms.engines import spark_connect_session
 
     started = time.monotonic()
-    with environment(**{SPARK_CONNECT_TOKEN_ENV: spark_connect_server.token}):
-        session = spark_connect_session(spark_connect_server.url)
+    session = spark_connect_session(spark_connect_server.url, token=spark_connect_server.token)
     session.sql("SELECT 1").collect()  # the first query warms the server up
     spark_connect_server.first_query_s = time.monotonic() - started
     yield session

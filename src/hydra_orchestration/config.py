@@ -30,6 +30,7 @@ from pydantic.fields import FieldInfo
 __all__ = [
     "ConfigError",
     "DatabricksConfig",
+    "DatabricksCostConfig",
     "DuckDBConfig",
     "ModeConfig",
     "ProjectConfig",
@@ -137,6 +138,12 @@ class SparkConfig(_Section):
     )
     databricks: SparkConf = Field(
         default_factory=dict, description="Spark settings of Databricks job clusters."
+    )
+    spark_connect: SparkConf = Field(
+        default_factory=dict,
+        alias="spark-connect",
+        description="Runtime SQL settings of the `spark-connect` engine's sessions (the "
+        "server owns static ones: memory, cores, jars).",
     )
 
 
@@ -507,6 +514,33 @@ class DuckDBConfig(_Section):
         return value
 
 
+_CONNECT_URL = re.compile(r"^sc://[^/;:]+(:[0-9]+)?/?(;[^;=]+=[^;]*)*$")
+
+
+class SparkConnectConfig(_Section):
+    """`[spark-connect]`: the Spark Connect server of the `spark-connect` engine."""
+
+    remote: str | None = Field(
+        default=None,
+        description="The server: `sc://host:port`, with Spark's connection-string parameters "
+        "(`sc://host:443/;use_ssl=true`). SPARK_REMOTE, when set, wins. A token never goes "
+        "here: the engine reads it from SPARK_CONNECT_TOKEN at launch.",
+    )
+
+    @field_validator("remote")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not _CONNECT_URL.match(value):  # not echoed: it might hold a token
+            raise ValueError("expected sc://host:port[/;param=value...]")
+        if re.search(r";token=", value, flags=re.IGNORECASE):
+            raise ValueError(
+                "a token does not belong in the config file: set SPARK_CONNECT_TOKEN instead"
+            )
+        return value
+
+
 class SweeperConfig(_Section):
     """`[sweeper]`: the sensor that ends compute whose Dagster run is over."""
 
@@ -648,8 +682,29 @@ class _Prices(_Section):
         return value
 
 
+class DatabricksCostConfig(_Section):
+    """`[cost.databricks]`: what the cost model cannot read from Databricks."""
+
+    serverless_dbu_per_hour: float | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="An estimate of the DBUs per hour that a run on serverless jobs compute "
+        "(`[databricks] serverless`) consumes, which Databricks does not publish. Set: each "
+        "serverless run records this times its duration at the serverless rate, marked as an "
+        "estimate (`cost_basis`), and a plan prices serverless per hour. Unset: a serverless "
+        "run records its time, with its cost unknown.",
+    )
+
+
 class CostConfig(_Prices):
-    """`[cost]`: the region whose prices apply, and any prices that replace the table's."""
+    """`[cost]`: the region whose prices apply, any prices that replace the table's, and
+    estimates the platforms do not report (`[cost.databricks]`)."""
+
+    databricks: DatabricksCostConfig = Field(
+        default_factory=DatabricksCostConfig,
+        description="Estimates for Databricks compute that the platform does not report.",
+    )
 
     @field_validator("region")
     @classmethod
@@ -707,6 +762,11 @@ class ProjectConfig(_Section):
         default_factory=DatabricksConfig,
         description="The `databricks` engine: its job clusters or serverless runs.",
     )
+    spark_connect: SparkConnectConfig = Field(
+        default_factory=SparkConnectConfig,
+        alias="spark-connect",
+        description="The `spark-connect` engine: its server.",
+    )
     sweeper: SweeperConfig = Field(
         default_factory=SweeperConfig,
         description="The sensor that ends compute whose Dagster run is over.",
@@ -733,6 +793,10 @@ def parse_config(text: str, *, source: str) -> ProjectConfig:
         ) from None
 
 
+# Keys whose value an error does not repeat: a mistaken one may hold a secret.
+_NOT_ECHOED = {("spark-connect", "remote")}
+
+
 def _describe(error: Any) -> str:
     loc = tuple(str(part) for part in error["loc"])
     where = ".".join(f'"{part}"' if "." in part else part for part in loc) or "<top level>"
@@ -745,6 +809,8 @@ def _describe(error: Any) -> str:
         return f"{where}: required, not set"
     got = error.get("input")
     shown = f"{got!r} ({type(got).__name__})" if not isinstance(got, dict) else "a table"
+    if loc in _NOT_ECHOED:
+        shown = "a value not shown here (it may hold a secret)"
     if error["type"].endswith("_type"):  # string_type, list_type, model_type, ...
         return f"{where}: expected {_expected(loc)}, got {shown}"
     message = error["msg"].removeprefix("Value error, ")

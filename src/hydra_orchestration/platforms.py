@@ -57,6 +57,7 @@ class Platform:
     spark_conf: Mapping[str, str] = field(default_factory=dict)
     spark_s3: SparkS3 = "s3a"
     config_required: tuple[str, ...] = ()
+    config_from_environment: Mapping[str, str] = field(default_factory=dict)
     launcher: str | None = None
     other_transports: tuple[Transport, ...] = ()
 
@@ -91,6 +92,18 @@ PLATFORMS: Mapping[str, Platform] = MappingProxyType(
                 runs="in-process",
                 transport="none",
                 launcher="hydra_orchestration.launchers.local:DuckDBLauncher",
+            ),
+            Platform(
+                name="spark-connect",
+                description="a Spark Connect server (sc://host:port), reached from the Dagster "
+                "process over gRPC",
+                backend="spark-connect",
+                runs="in-process",
+                transport="none",
+                spark_conf=MappingProxyType({"spark.sql.shuffle.partitions": "8"}),
+                config_required=("spark-connect.remote",),
+                config_from_environment=MappingProxyType({"spark-connect.remote": "SPARK_REMOTE"}),
+                launcher="hydra_orchestration.launchers.local:SparkConnectLauncher",
             ),
             Platform(
                 name="emr",

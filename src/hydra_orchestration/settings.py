@@ -32,6 +32,7 @@ from hydra_orchestration.platforms import (
     PLATFORMS,
     platform,
 )
+from hydra_transforms.engines import SPARK_CONNECT_TOKEN_ENV, SPARK_REMOTE_ENV
 from hydra_transforms.stores import S3Options, is_remote
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "resolve_dagster_home",
     "s3_with_credentials",
     "settings_from_environment",
+    "spark_connect_token",
 ]
 
 ENGINES = tuple(PLATFORMS)
@@ -79,6 +81,7 @@ class Settings:
     spark_jars: tuple[str, ...] = ()  # for the local Spark session (S3A)
     config: ProjectConfig = field(default_factory=ProjectConfig)  # the checked file, whole
     s3_root: str | None = None  # what {s3} stands for: s3://<bucket>/<prefix>
+    spark_remote: str | None = None  # the spark-connect engine's server (no token)
 
     def output_location(self, dataset: str) -> str:
         return f"{self.warehouse.rstrip('/')}/{dataset}"
@@ -139,6 +142,7 @@ def load_settings(
         spark_jars=_jars(root / config.pyspark.jars),
         config=config,
         s3_root=s3_root,
+        spark_remote=_spark_remote(environ, config),
     )
 
 
@@ -204,6 +208,12 @@ def aws_environment() -> dict[str, str]:
     return {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret} if key and secret else {}
 
 
+def spark_connect_token() -> str | None:
+    """The Spark Connect server's bearer token (SPARK_CONNECT_TOKEN), read now (at launch);
+    None when the server needs none. Handed to gRPC only, never logged or stored."""
+    return os.environ.get(SPARK_CONNECT_TOKEN_ENV, "").strip() or None
+
+
 def databricks_credentials() -> dict[str, str]:
     """The workspace and service principal (OAuth machine-to-machine) of this process'
     environment, read now (at launch): ``host``, ``client_id``, ``client_secret`` as the
@@ -230,7 +240,10 @@ def child_environment(extra: Mapping[str, str]) -> dict[str, str]:
 
 def check_engine_override(engine: str, settings: Settings) -> None:
     """Check an engine chosen per run (run config) exactly like SPARK_PIPES_ENGINE."""
-    check_engine(engine, mode=settings.mode, environ=os.environ, config=settings.config)
+    # The server the settings resolved (SPARK_REMOTE or the config's) counts as given.
+    resolved = {SPARK_REMOTE_ENV: settings.spark_remote} if settings.spark_remote else {}
+    environ = {**os.environ, **resolved}
+    check_engine(engine, mode=settings.mode, environ=environ, config=settings.config)
 
 
 def check_engine(
@@ -257,12 +270,25 @@ def check_engine(
             f"engine {engine!r} in mode {mode!r} needs credentials that are not set: "
             f"{', '.join(missing)}"
         )
-    unset = [key for key in declared.config_required if not _config_value(config, key)]
+    given = declared.config_from_environment
+    unset = [
+        key
+        for key in declared.config_required
+        if not _config_value(config, key) and not environ.get(given.get(key, ""), "").strip()
+    ]
     if unset:
         raise SettingsError(
             f"engine {engine!r} needs these keys of the project config, which are not set: "
-            f"{', '.join(unset)}"
+            + ", ".join(f"{key} (or {given[key]})" if key in given else key for key in unset)
         )
+
+
+def _spark_remote(environ: Mapping[str, str], config: ProjectConfig) -> str | None:
+    """The Spark Connect server: SPARK_REMOTE (pyspark's own variable) or the config's."""
+    remote = environ.get(SPARK_REMOTE_ENV, "").strip() or config.spark_connect.remote
+    if remote and not remote.startswith("sc://"):  # not echoed: it may hold a token
+        raise SettingsError(f"{SPARK_REMOTE_ENV} is not a Spark Connect URL (sc://host:port)")
+    return remote or None
 
 
 def _config_value(config: ProjectConfig, dotted: str) -> Any:

@@ -10,13 +10,22 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from hydra_transforms.contracts import ContractViolation, validate
-from hydra_transforms.engines import ENGINES, CsvReadError, Engine, connect, local_spark_session
+from hydra_transforms.engines import (
+    ENGINES,
+    SPARK_CONNECT_TOKEN_ENV,
+    SPARK_REMOTE_ENV,
+    CsvReadError,
+    Engine,
+    connect,
+    local_spark_session,
+)
 from hydra_transforms.errors import EngineError, Interrupted, describe_error, interrupt_on_signals
 from hydra_transforms.registry import Registry, Source, Transform, load_registry
 from hydra_transforms.runner import (
@@ -192,6 +201,17 @@ def _dataset_for_contract(registry: Registry, name: str) -> Source | Transform:
 def _engine(args: argparse.Namespace) -> Engine:
     if args.engine == "pyspark":
         return connect("pyspark", spark=local_spark_session(app_name="hydra-cli"))
+    if args.engine == "spark-connect":
+        # The command line is where a user connects: the server and its token may come
+        # from the environment, as pyspark's own SPARK_REMOTE does.
+        remote = args.remote or os.environ.get(SPARK_REMOTE_ENV, "").strip()
+        if not remote:
+            raise UsageError(
+                f"--engine spark-connect needs a server: --remote sc://host:port or "
+                f"${SPARK_REMOTE_ENV}"
+            )
+        token = os.environ.get(SPARK_CONNECT_TOKEN_ENV, "").strip() or None
+        return connect("spark-connect", remote=remote, token=token)
     return connect(args.engine)
 
 
@@ -283,6 +303,12 @@ def _unavailable(name: str, exc: ImportError):  # type: ignore[no-untyped-def]
 
 def _engine_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=list(ENGINES), default="duckdb")
+    parser.add_argument(
+        "--remote",
+        metavar="sc://host:port",
+        help=f"the Spark Connect server of --engine spark-connect (default: ${SPARK_REMOTE_ENV}; "
+        f"its token, if it needs one, from ${SPARK_CONNECT_TOKEN_ENV})",
+    )
 
 
 if __name__ == "__main__":

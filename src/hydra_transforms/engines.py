@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import functools
 import importlib.util
-import os
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -74,12 +73,10 @@ LOCAL_SPARK_CONF: Mapping[str, str] = {
     "spark.driver.extraJavaOptions": "-Dlog4j2.level=ERROR",
 }
 
-# Where the spark-connect engine finds its server when given neither a URL nor a session:
-# pyspark's own variable (``sc://host:port``, Spark's connection-string syntax).
+# The environment variables that name a Spark Connect server (pyspark's own,
+# ``sc://host:port``) and its bearer token. The library reads no environment: the command
+# line (cli) and the project's settings read these and pass them to :func:`connect`.
 SPARK_REMOTE_ENV = "SPARK_REMOTE"
-# The bearer token for a Connect server started with ``spark.connect.authenticate.token``,
-# read when the URL carries none. It goes to gRPC's call credentials only: never into the
-# URL, the session's settings or a log line.
 SPARK_CONNECT_TOKEN_ENV = "SPARK_CONNECT_TOKEN"
 
 # Spark calls latin-1 by its ISO name.
@@ -463,6 +460,7 @@ def connect(
     *,
     spark: SparkSession | None = None,
     remote: str | None = None,
+    token: str | None = None,
     database: str = ":memory:",
     duckdb_config: Mapping[str, Any] | None = None,
     s3: S3Options | None = None,
@@ -472,8 +470,8 @@ def connect(
     or a new local one) or ``spark-connect`` (a Spark Connect server).
 
     ``spark-connect`` takes a Connect session as ``spark``, or opens one on ``remote``
-    (``sc://host:port``; default ``$SPARK_REMOTE``); see :func:`spark_connect_session` for
-    the token.
+    (``sc://host:port``) with ``token``, if the server needs one (see
+    :func:`spark_connect_session`).
 
     ``duckdb_config`` holds DuckDB settings for the connection, e.g. ``{"memory_limit":
     "8GB", "threads": 4, "temp_directory": "/scratch/duckdb"}``: beyond the memory limit
@@ -483,8 +481,10 @@ def connect(
     on a cluster whose own file system serves ``s3://`` (EMRFS, Databricks), ``spark_s3a=False``
     leaves it alone and ``s3`` serves the manifests only.
     """
-    if remote is not None and engine != SparkConnectEngine.name:
-        raise ValueError(f"remote= is a Spark Connect URL: engine {engine!r} takes none")
+    if (remote is not None or token is not None) and engine != SparkConnectEngine.name:
+        raise ValueError(
+            f"remote= and token= are for a Spark Connect server: engine {engine!r} takes none"
+        )
     if engine == "duckdb":
         return DuckDBEngine(_duckdb_connection(database, duckdb_config or {}, s3), s3=s3)
     if engine == "pyspark":
@@ -502,7 +502,14 @@ def connect(
                 "the spark-connect engine needs a Spark Connect session (this one is classic: "
                 "connect it as connect('pyspark', spark=session))"
             )
-        session = spark if spark is not None else spark_connect_session(remote)
+        if spark is None:
+            if remote is None:
+                raise ValueError(
+                    "the spark-connect engine needs a server: connect('spark-connect', "
+                    "remote='sc://host:port') or a Connect session as spark="
+                )
+            spark = spark_connect_session(remote, token=token)
+        session = spark
         return SparkConnectEngine(_connect_backend().connect(session), s3=s3, s3a=spark_s3a)
     raise ValueError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
 
@@ -540,14 +547,16 @@ def local_spark_session(
 
 
 def spark_connect_session(
-    remote: str | None = None, *, conf: Mapping[str, str] | None = None
+    remote: str,
+    *,
+    token: str | None = None,
+    conf: Mapping[str, str] | None = None,
 ) -> SparkSession:
     """A new session on the Spark Connect server at ``remote``: ``sc://host:port``, with
-    Spark's connection-string parameters (``sc://host:port/;use_ssl=true``). Without
-    ``remote``, ``$SPARK_REMOTE``.
+    Spark's connection-string parameters (``sc://host:port/;use_ssl=true``).
 
     A server started with ``spark.connect.authenticate.token`` needs a bearer token: the
-    URL's ``;token=...``, or else ``$SPARK_CONNECT_TOKEN``, which is handed to gRPC only
+    URL's ``;token=...``, or else ``token``, which is handed to gRPC's call credentials only
     (never put in the URL, a setting or a log). pyspark sends a token over TLS only
     (``use_ssl=true``), or to a server called ``localhost`` by that name.
 
@@ -567,13 +576,10 @@ def spark_connect_session(
             "the spark-connect engine needs PySpark with its Connect client (grpcio-status, "
             'googleapis-common-protos): pip install "ascii-hydra[spark]"'
         ) from exc
-    url = remote or os.environ.get(SPARK_REMOTE_ENV)
-    if not url:
-        raise ValueError(
-            f"no Spark Connect server: pass remote='sc://host:port' or set ${SPARK_REMOTE_ENV}"
-        )
-    channel = DefaultChannelBuilder(url)
-    token = os.environ.get(SPARK_CONNECT_TOKEN_ENV)
+    if not remote or not remote.startswith("sc://"):
+        # not echoed: a URL may carry its token
+        raise ValueError("a Spark Connect URL is sc://host:port[/;param=value...]")
+    channel = DefaultChannelBuilder(remote)
     if token and channel.getDefault(DefaultChannelBuilder.PARAM_TOKEN, None) is None:
         channel.set(DefaultChannelBuilder.PARAM_TOKEN, token)
     session: Any = ConnectSession.builder.channelBuilder(channel).create()

@@ -81,7 +81,7 @@ class LocalSparkConnect:
         raise AssertionError("unreachable")
 
     def _start_once(self) -> LocalSparkConnect:
-        self.port = _free_port()
+        self.port = free_port()
         home = pyspark_home()
         argv = [str(home / "bin" / "spark-submit"), "--class", SERVER_CLASS]
         argv += ["--name", "hydra-tests-connect", "--master", f"local[{self.cores}]"]
@@ -118,7 +118,7 @@ class LocalSparkConnect:
                 argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
             )
         deadline = started + self.start_timeout_s
-        while not _accepts(self.port):
+        while not accepts(self.port):
             if self.process.poll() is not None:
                 raise ServerError(f"the Spark Connect server exited: {self._tail()}")
             if time.monotonic() > deadline:
@@ -147,22 +147,28 @@ class LocalSparkConnect:
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stop the server's process group by its PID: SIGTERM, then SIGKILL."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process, timeout_s)
 
     def __enter__(self) -> LocalSparkConnect:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def stop_process_group(process: subprocess.Popen[bytes] | None, timeout_s: float = 30.0) -> None:
+    """Stop a process started with ``start_new_session=True`` and everything in its group:
+    SIGTERM, then SIGKILL."""
+    if process is None or process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 @contextlib.contextmanager
@@ -184,13 +190,13 @@ def environment(**values: str | None) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 
-def _accepts(port: int) -> bool:
+def accepts(port: int) -> bool:
     try:
         socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
     except OSError:

@@ -115,12 +115,11 @@ def test_builder_config_drops_a_static_setting_with_a_warning(spark_connect_serv
         assert session.conf.get("spark.executor.memory", None) != "3g"
     finally:
         session.stop()
-    with (
-        _token(spark_connect_server.token),
-        pytest.raises(AnalysisException, match="CANNOT_MODIFY_CONFIG"),
-    ):
+    with pytest.raises(AnalysisException, match="CANNOT_MODIFY_CONFIG"):
         engines.spark_connect_session(
-            spark_connect_server.url, conf={"spark.executor.memory": "3g"}
+            spark_connect_server.url,
+            token=spark_connect_server.token,
+            conf={"spark.executor.memory": "3g"},
         )
 
 
@@ -128,9 +127,3 @@ def _view(frame: Any) -> str:
     name = ibis.util.gen_name("defects")
     frame.createOrReplaceTempView(name)
     return name
-
-
-def _token(token: str) -> Any:
-    from tests.connect.server import environment
-
-    return environment(**{engines.SPARK_CONNECT_TOKEN_ENV: token})

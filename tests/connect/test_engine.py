@@ -10,8 +10,6 @@ from typing import Any
 import pytest
 
 from hydra_transforms.engines import (
-    SPARK_CONNECT_TOKEN_ENV,
-    SPARK_REMOTE_ENV,
     SparkConnectEngine,
     connect,
     spark_connect_session,
@@ -30,21 +28,20 @@ def _answer(session: Any) -> int:
     return session.sql("SELECT 41 + 1 AS x").collect()[0].x
 
 
-def test_the_token_comes_from_the_environment_when_the_url_has_none(
-    spark_connect_server: Any,
-) -> None:
+def test_the_token_goes_to_grpc_only_and_the_url_token_wins(spark_connect_server: Any) -> None:
     from pyspark.errors.exceptions.connect import SparkConnectGrpcException
 
     url, token = spark_connect_server.url, spark_connect_server.token
-    with environment(**{SPARK_CONNECT_TOKEN_ENV: None, _PYSPARK_TOKEN: None}):
+    with environment(**{_PYSPARK_TOKEN: None}):
         without = spark_connect_session(url)
         with pytest.raises(SparkConnectGrpcException, match="No authentication token"):
             _answer(without)
         without.stop()
-    with environment(**{SPARK_CONNECT_TOKEN_ENV: token, _PYSPARK_TOKEN: None}):
-        session = spark_connect_session(url)
+        session = spark_connect_session(url, token=token)
+        in_url = spark_connect_session(f"{url}/;token={token}", token="not-the-token")
     try:
         assert _answer(session) == 42
+        assert _answer(in_url) == 42
         # Handed to gRPC only: not in the URL, nor in the metadata sent with each call.
         builder = session.client._builder
         assert token not in builder.url.geturl()
@@ -52,26 +49,15 @@ def test_the_token_comes_from_the_environment_when_the_url_has_none(
         assert all(token not in str(value) for value in session.conf.getAll.values())
     finally:
         session.stop()
+        in_url.stop()
 
 
-def test_a_token_in_the_url_wins_over_the_environment(spark_connect_server: Any) -> None:
-    url = f"{spark_connect_server.url}/;token={spark_connect_server.token}"
-    with environment(**{SPARK_CONNECT_TOKEN_ENV: "not-the-token", _PYSPARK_TOKEN: None}):
-        session = spark_connect_session(url)
-    try:
-        assert _answer(session) == 42
-    finally:
-        session.stop()
-
-
-def test_connect_by_name_finds_the_server_in_spark_remote(spark_connect_server: Any) -> None:
-    with environment(
-        **{
-            SPARK_REMOTE_ENV: spark_connect_server.url,
-            SPARK_CONNECT_TOKEN_ENV: spark_connect_server.token,
-        }
-    ):
-        engine = connect("spark-connect")
+def test_connect_by_name_opens_a_session_with_the_engines_settings(
+    spark_connect_server: Any,
+) -> None:
+    engine = connect(
+        "spark-connect", remote=spark_connect_server.url, token=spark_connect_server.token
+    )
     assert isinstance(engine, SparkConnectEngine)
     assert engine.name == "spark-connect"
     assert to_arrow(engine.con.sql("SELECT 1 AS x")).to_pylist() == [{"x": 1}]
@@ -82,11 +68,11 @@ def test_connect_by_name_finds_the_server_in_spark_remote(spark_connect_server: 
 
 
 def test_connect_says_what_is_missing_or_mismatched(spark_connect_session: Any) -> None:
-    with (
-        environment(**{SPARK_REMOTE_ENV: None}),
-        pytest.raises(ValueError, match=r"remote='sc://host:port' or set \$SPARK_REMOTE"),
-    ):
+    with pytest.raises(ValueError, match=r"remote='sc://host:port'\) or a Connect session"):
         connect("spark-connect")
+    with pytest.raises(ValueError, match=r"sc://host:port\[/;param=value...\]$") as raised:
+        connect("spark-connect", remote="http://localhost:15002/;token=secret")
+    assert "secret" not in str(raised.value)
     with pytest.raises(ValueError, match=r"connect\('spark-connect', spark=session\)"):
         connect("pyspark", spark=spark_connect_session)
     with pytest.raises(ValueError, match="needs a Spark Connect session"):
@@ -95,6 +81,8 @@ def test_connect_says_what_is_missing_or_mismatched(spark_connect_session: Any) 
         connect("spark-connect", spark=spark_connect_session, remote="sc://localhost:1")
     with pytest.raises(ValueError, match="engine 'duckdb' takes none"):
         connect("duckdb", remote="sc://localhost:1")
+    with pytest.raises(ValueError, match="engine 'duckdb' takes none"):
+        connect("duckdb", token="x")
 
 
 def test_engine_errors_are_one_line_with_their_cause(
@@ -134,3 +122,27 @@ def test_cancel_stops_a_running_query_and_quiesce_waits_for_it(
     assert time.monotonic() - started < 30
     assert connect_engine.session.interruptAll() == []  # nothing left running
     assert to_arrow(connect_engine.con.sql("SELECT 1 AS x")).num_rows == 1  # still usable
+
+
+def test_the_command_line_reaches_the_server_named_in_the_environment(
+    spark_connect_server: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hydra_transforms.cli import EXIT_OK, EXIT_USAGE, main
+    from hydra_transforms.engines import SPARK_CONNECT_TOKEN_ENV, SPARK_REMOTE_ENV
+    from tests.conftest import SAMPLE_DIR
+
+    argv = ["run", "nodes", "--input", f"seed_nodes={SAMPLE_DIR / 'seed_nodes.csv'}"]
+    with environment(**{SPARK_REMOTE_ENV: None}):
+        assert main([*argv, "--engine", "spark-connect"]) == EXIT_USAGE
+    assert "needs a server: --remote sc://host:port or $SPARK_REMOTE" in capsys.readouterr().err
+    with environment(
+        **{
+            SPARK_REMOTE_ENV: spark_connect_server.url,
+            SPARK_CONNECT_TOKEN_ENV: spark_connect_server.token,
+        }
+    ):
+        code = main([*argv, "--engine", "spark-connect", "--output", str(tmp_path / "nodes")])
+    out = capsys.readouterr().out
+    assert code == EXIT_OK, out
+    assert out.startswith("nodes on spark-connect: ")
+    assert spark_connect_server.token not in out

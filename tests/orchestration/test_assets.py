@@ -206,7 +206,7 @@ def test_a_killed_launch_stops_its_dependents_but_not_the_other_launches(
     [
         (
             {"engine": "spark"},
-            "unknown engine 'spark'; valid engines: pyspark, duckdb, emr, emr-serverless, databricks",
+            "unknown engine 'spark'; valid engines: pyspark, duckdb, spark-connect, emr, emr-serverless, databricks",
         ),
         ({"engine": "emr"}, "engine 'emr' cannot run in execution mode 'small_dev_sample_local'"),
         (
@@ -220,7 +220,7 @@ def test_a_killed_launch_stops_its_dependents_but_not_the_other_launches(
         # Every engine named is checked, even one that no selected asset ends up using.
         (
             {"engine": "sprak", "engines": {"doubled": "duckdb", "total": "duckdb"}},
-            "unknown engine 'sprak'; valid engines: pyspark, duckdb, emr, emr-serverless, databricks",
+            "unknown engine 'sprak'; valid engines: pyspark, duckdb, spark-connect, emr, emr-serverless, databricks",
         ),
     ],
 )

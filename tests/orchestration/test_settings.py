@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from hydra_orchestration.settings import SettingsError, load_settings
 from tests.conftest import PROJECT_ROOT
+from tests.orchestration.test_config import LOCAL
 
 AWS = {"ASCII_AWS_ACCESS_KEY_ID": "AKIA-test", "ASCII_AWS_SECRET_ACCESS_KEY": "secret-test"}
 DATABRICKS = {
@@ -41,7 +43,7 @@ def test_defaults_need_nothing_and_point_at_the_sample() -> None:
     [
         (
             {"SPARK_PIPES_ENGINE": "spark"},
-            "SPARK_PIPES_ENGINE='spark' is not valid; valid values: pyspark, duckdb, emr, emr-serverless, databricks",
+            "SPARK_PIPES_ENGINE='spark' is not valid; valid values: pyspark, duckdb, spark-connect, emr, emr-serverless, databricks",
         ),
         (
             {"SPARK_EXECUTION_MODE": "prod"},
@@ -72,6 +74,15 @@ def test_defaults_need_nothing_and_point_at_the_sample() -> None:
             "reads from S3, but the packaged hydra.toml sets no [s3] bucket",
         ),
         (
+            {"SPARK_PIPES_ENGINE": "spark-connect"},
+            "engine 'spark-connect' needs these keys of the project config, which are not set: "
+            "spark-connect.remote (or SPARK_REMOTE)",
+        ),
+        (
+            {"SPARK_PIPES_ENGINE": "spark-connect", "SPARK_REMOTE": "localhost:15002;token=t0k"},
+            "SPARK_REMOTE is not a Spark Connect URL (sc://host:port)",
+        ),
+        (
             {"HYDRA_CONFIG": "/no/such/hydra.toml"},
             "HYDRA_CONFIG points to /no/such/hydra.toml, which is not a file",
         ),
@@ -81,6 +92,27 @@ def test_bad_settings_are_clear_errors(environ: dict[str, str], message: str) ->
     with pytest.raises(SettingsError) as caught:
         load_settings(environ, cwd=PROJECT_ROOT)
     assert message in str(caught.value)
+
+
+def test_the_spark_connect_server_comes_from_spark_remote_or_the_config(tmp_path: Path) -> None:
+    environ = {"SPARK_PIPES_ENGINE": "spark-connect", "SPARK_CONNECT_TOKEN": "t0k"}
+    by_variable = load_settings({**environ, "SPARK_REMOTE": "sc://a:1"}, cwd=PROJECT_ROOT)
+    assert by_variable.spark_remote == "sc://a:1"
+    assert "t0k" not in repr(by_variable)  # the token is read at launch, never kept
+    path = tmp_path / "hydra.toml"
+    path.write_text(LOCAL + '[spark-connect]\nremote = "sc://b:2/;use_ssl=true"\n')
+    by_config = load_settings({**environ, "HYDRA_CONFIG": str(path)}, cwd=PROJECT_ROOT)
+    assert by_config.spark_remote == "sc://b:2/;use_ssl=true"
+    both = {**environ, "HYDRA_CONFIG": str(path), "SPARK_REMOTE": "sc://a:1"}
+    assert load_settings(both, cwd=PROJECT_ROOT).spark_remote == "sc://a:1"
+    for bad, message in [
+        ("sc://b:2/;token=t0k", "a token does not belong in the config file"),
+        ("http://b:2", "expected sc://host:port[/;param=value...]"),
+    ]:
+        path.write_text(LOCAL + f'[spark-connect]\nremote = "{bad}"\n')
+        with pytest.raises(SettingsError, match=re.escape(message)) as caught:
+            load_settings({**environ, "HYDRA_CONFIG": str(path)}, cwd=PROJECT_ROOT)
+        assert "t0k" not in str(caught.value)
 
 
 def test_secrets_never_appear_in_errors_or_settings() -> None:
