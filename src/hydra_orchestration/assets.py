@@ -24,9 +24,11 @@ from hydra_orchestration.cost import (
     LocalUsage,
     PriceError,
     PriceTable,
+    UnpricedUsage,
     cost_metadata,
     estimate,
     split,
+    unknown_cost_metadata,
 )
 from hydra_orchestration.cost_report import estimate_launches, history, render_plan
 from hydra_orchestration.launchers import (
@@ -336,37 +338,54 @@ def _costs(
     engine: str,
     launched: LaunchReport,
     wall_s: float,
-) -> dict[str, Cost]:
-    """What the launch cost, logged, and each published asset's share (by its step time).
-    A local engine's cost is zero; a remote one's comes from the usage its platform reported.
-    A cost that cannot be known (no usage reported, a price the table lacks) is logged as
-    such and leaves the assets without cost metadata; it never fails the run."""
+) -> dict[str, dict[str, Any]]:
+    """What the launch cost, logged, and each published asset's share (by its step time) as
+    its cost metadata. A local engine's cost is zero; a remote one's comes from the usage its
+    platform reported. A cost that cannot be known (compute the platform does not price, a
+    price the table lacks) is logged once, saying why, and each asset records its share of
+    the launch's time with ``cost_basis`` saying why the cost is unknown; no usage reported
+    at all leaves the assets without cost metadata. A cost never fails the run."""
     usage = launched.usage
     if usage is None and not platform(engine).remote:
         usage = LocalUsage(wall_s=wall_s, platform=engine)
     if usage is None:
         context.log.info(f"the cost of this {engine} launch is not known: no usage reported")
         return {}
-    try:
-        total = estimate(usage, PriceTable.for_config(settings.config.cost))
-    except PriceError as exc:
-        context.log.warning(f"the cost of this {engine} launch is not known: {exc}")
-        return {}
-    total = dataclasses.replace(total, wall_s=wall_s)
-    context.log.info(
-        f"cost of this {engine} launch: ${total.usd:.4f} ({total.instance_hours:.3f} "
-        f"instance-hours, {wall_s:.1f} s)"
-    )
     published = {
         o.transform: float(o.materialization.get("duration_s", {}).get("raw_value", 0.0))
         for o in launched.outcomes
         if o.materialization is not None
     }
-    return split(total, published) if published else {}
+    total: Cost | None = None
+    reason = ""
+    if isinstance(usage, UnpricedUsage):
+        reason = usage.reason
+        context.log.info(f"the cost of this {engine} launch is not known: {reason}")
+    else:
+        try:
+            total = estimate(usage, PriceTable.for_config(settings.config.cost))
+        except PriceError as exc:
+            reason = str(exc)
+            context.log.warning(f"the cost of this {engine} launch is not known: {reason}")
+    if total is None:
+        time_only = Cost(usd=0.0, platform=engine, wall_s=wall_s)
+        shares = split(time_only, published) if published else {}
+        return {
+            name: unknown_cost_metadata(share.platform, share.wall_s, reason)
+            for name, share in shares.items()
+        }
+    total = dataclasses.replace(total, wall_s=wall_s)
+    basis = f"; {total.basis}" if total.basis else ""
+    context.log.info(
+        f"cost of this {engine} launch: ${total.usd:.4f} ({total.instance_hours:.3f} "
+        f"instance-hours, {wall_s:.1f} s){basis}"
+    )
+    shares = split(total, published) if published else {}
+    return {name: cost_metadata(share) for name, share in shares.items()}
 
 
 def _reported(
-    selected: Sequence[str], launched: LaunchReport, costs: Mapping[str, Cost]
+    selected: Sequence[str], launched: LaunchReport, costs: Mapping[str, Mapping[str, Any]]
 ) -> Generator[StepResult, None, _Reported]:
     """Pass one launch's results on, and say which transforms did not publish and why.
 
@@ -398,7 +417,7 @@ def _reported(
                 text = outcome.check_metadata.get("report", {}).get("raw_value")
                 reported.report = dg.MetadataValue.md(text) if text else None
         if outcome is not None and outcome.materialization is not None and name in costs:
-            metadata = {**outcome.materialization, **cost_metadata(costs[name])}
+            metadata = {**outcome.materialization, **costs[name]}
             outcome = dataclasses.replace(outcome, materialization=metadata)
         if outcome is not None:
             yield from results_for(outcome)

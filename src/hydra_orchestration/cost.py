@@ -3,7 +3,8 @@
 Prices come from the packaged price table, ``prices.toml``: list prices per region with their
 date and source. The project config's ``[cost]`` section (:class:`CostConfig`) replaces any of
 them. What a platform reports after a launch is described as a usage (:class:`EmrUsage`,
-:class:`EmrServerlessUsage`, :class:`DatabricksUsage`, :class:`LocalUsage`). :func:`estimate`
+:class:`EmrServerlessUsage`, :class:`DatabricksUsage`, :class:`LocalUsage`; an
+:class:`UnpricedUsage` is a launch whose cost cannot be known). :func:`estimate`
 turns a usage into a :class:`Cost`, and :func:`split` shares that cost among the launch's
 assets by their step time. Before a run, :func:`planned_emr_usage` and
 :func:`planned_databricks_usage` give the usage that a launch of the configured shape would
@@ -58,12 +59,14 @@ __all__ = [
     "PriceError",
     "PriceTable",
     "ServerlessRates",
+    "UnpricedUsage",
     "Usage",
     "cost_metadata",
     "estimate",
     "planned_databricks_usage",
     "planned_emr_usage",
     "split",
+    "unknown_cost_metadata",
 ]
 
 Market = Literal["ON_DEMAND", "SPOT"]
@@ -186,7 +189,8 @@ class PriceTable:
                 f"price overrides are for region {given.region!r}, but this table is "
                 f"{self.region!r}: load that region's table (PriceTable.load({given.region!r}))"
             )
-        changes = given.model_dump(exclude_none=True, exclude={"region"})
+        # [cost.databricks] holds estimates of consumption, not prices.
+        changes = given.model_dump(exclude_none=True, exclude={"region", "databricks"})
         for name, price in changes["instances"].items():
             if name not in self.instances and "on_demand" not in price:
                 raise PriceError(_new_type(name, self.region, list(self.instances)))
@@ -507,8 +511,9 @@ class DatabricksUsage:
     ``node_type``) and ``workers`` workers of ``node_type`` (the average, if it scaled) for
     ``hours``. ``spot_share`` is the share of worker-hours on spot instances; the driver is
     on-demand. On ``serverless`` compute there are no nodes: ``dbu_hours`` holds the DBUs
-    that the run consumed, as the platform reports them (its billing usage). ``wall_s`` is
-    how long the run took; None means ``hours``.
+    that the run consumed, as the platform reports them (its billing usage), or an estimate.
+    ``wall_s`` is how long the run took; None means ``hours``. ``basis`` says, for a reader,
+    where the figures come from (it becomes the cost's ``basis``).
     """
 
     compute: DatabricksCompute
@@ -519,6 +524,7 @@ class DatabricksUsage:
     spot_share: float = 0.0
     dbu_hours: float | None = None
     wall_s: float | None = None
+    basis: str = ""
 
     def __post_init__(self) -> None:
         if self.compute not in DATABRICKS_COMPUTE:
@@ -547,6 +553,71 @@ class DatabricksUsage:
         if self.compute != "serverless" and not self.node_type:
             raise ValueError(f"DatabricksUsage: {self.compute} compute needs node_type")
 
+    @classmethod
+    def from_cluster(
+        cls,
+        cluster: Mapping[str, Any],
+        hours: float,
+        *,
+        compute: DatabricksCompute = "all-purpose",
+        basis: str = "",
+    ) -> DatabricksUsage:
+        """The usage of ``hours`` on the cluster that ``clusters/get`` describes
+        (``cluster``, its JSON: ``node_type_id``, ``driver_node_type_id``, ``num_workers`` or
+        ``autoscale``, ``aws_attributes``). An autoscaled cluster counts its ``min_workers``
+        (its size over the time is not reported). Workers are spot per ``aws_attributes``'
+        ``availability`` and ``first_on_demand`` (the driver is the first on-demand node), as
+        for a job cluster; without ``aws_attributes`` they are on demand. Raises PriceError
+        when the cluster has no node type (e.g. it takes its nodes from an instance pool)."""
+        node_type = cluster.get("node_type_id")
+        if not node_type:
+            pool = cluster.get("instance_pool_id")
+            raise PriceError(
+                f"cluster {cluster.get('cluster_id', '?')} reports no node_type_id"
+                + (f" (its nodes come from instance pool {pool})" if pool else "")
+                + ", so its instances cannot be priced"
+            )
+        autoscale = cluster.get("autoscale") or {}
+        workers = (
+            int(autoscale.get("min_workers", 0))
+            if autoscale
+            else int(cluster.get("num_workers") or 0)
+        )
+        aws = cluster.get("aws_attributes")
+        availability = str(aws.get("availability", "ON_DEMAND")) if aws else "ON_DEMAND"
+        first_on_demand = int(aws.get("first_on_demand", 1)) if aws else 1
+        return cls(
+            compute=compute,
+            hours=hours,
+            node_type=str(node_type),
+            driver_node_type=cluster.get("driver_node_type_id") or None,
+            workers=workers,
+            spot_share=_spot_share(workers, availability, first_on_demand),
+            basis=basis,
+        )
+
+
+def _spot_share(workers: float, availability: str, first_on_demand: int) -> float:
+    """The share of ``workers`` on spot: all but the first ``first_on_demand - 1`` (the driver
+    is the first on-demand node), none under ``ON_DEMAND``."""
+    if not workers or availability == "ON_DEMAND":
+        return 0.0
+    return max(0.0, workers - max(0, first_on_demand - 1)) / workers
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnpricedUsage:
+    """A launch whose compute cannot be priced: it ran on ``platform`` for ``wall_s``, and
+    ``reason`` says why its cost is not known (e.g. serverless DBUs that the platform reports
+    only in its billing tables, with no estimate configured)."""
+
+    platform: str
+    reason: str
+    wall_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check("UnpricedUsage", wall_s=self.wall_s)
+
 
 @dataclass(frozen=True)
 class LocalUsage:
@@ -560,7 +631,7 @@ class LocalUsage:
         _check("LocalUsage", wall_s=self.wall_s)
 
 
-Usage: TypeAlias = EmrUsage | EmrServerlessUsage | DatabricksUsage | LocalUsage
+Usage: TypeAlias = EmrUsage | EmrServerlessUsage | DatabricksUsage | LocalUsage | UnpricedUsage
 
 
 # Costs.
@@ -574,7 +645,8 @@ class Cost:
     ``emr-serverless``, ``databricks``, or a local engine's). ``instance_hours`` counts the
     machine-hours of the instances (zero on serverless compute and locally). ``wall_s`` is
     the time the launch took. ``breakdown`` is the total by component (``ec2``, ``emr``,
-    ``ebs``, ``dbu``, ``vcpu``, ``memory``, ``storage``), in USD.
+    ``ebs``, ``dbu``, ``vcpu``, ``memory``, ``storage``), in USD. ``basis`` says where the
+    figures come from, when the usage said ("" otherwise).
     """
 
     usd: float
@@ -582,16 +654,32 @@ class Cost:
     instance_hours: float = 0.0
     wall_s: float = 0.0
     breakdown: dict[str, float] = field(default_factory=dict)
+    basis: str = ""
 
 
 def cost_metadata(cost: Cost) -> dict[str, dict[str, Any]]:
     """An asset's share of a launch's cost as materialization metadata (Pipes' raw layout):
-    ``cost_usd``, ``platform``, ``instance_hours``, ``wall_s``."""
-    return {
+    ``cost_usd``, ``platform``, ``instance_hours``, ``wall_s``, and ``cost_basis`` when the
+    cost has a basis."""
+    metadata = {
         "cost_usd": {"raw_value": round(cost.usd, 6), "type": "float"},
         "platform": {"raw_value": cost.platform, "type": "text"},
         "instance_hours": {"raw_value": round(cost.instance_hours, 6), "type": "float"},
         "wall_s": {"raw_value": round(cost.wall_s, 3), "type": "float"},
+    }
+    if cost.basis:
+        metadata["cost_basis"] = {"raw_value": cost.basis, "type": "text"}
+    return metadata
+
+
+def unknown_cost_metadata(platform: str, wall_s: float, reason: str) -> dict[str, dict[str, Any]]:
+    """An asset's share of a launch whose cost is not known, as materialization metadata:
+    ``platform``, ``wall_s`` and ``cost_basis`` (``unknown: <reason>``), without ``cost_usd``
+    (so the cost report leaves it out)."""
+    return {
+        "platform": {"raw_value": platform, "type": "text"},
+        "wall_s": {"raw_value": round(wall_s, 3), "type": "float"},
+        "cost_basis": {"raw_value": f"unknown: {reason}", "type": "text"},
     }
 
 
@@ -618,9 +706,11 @@ def estimate(usage: Usage, prices: PriceTable) -> Cost:
         return _databricks(usage, prices)
     if isinstance(usage, LocalUsage):
         return Cost(usd=0.0, platform=usage.platform, wall_s=float(usage.wall_s))
+    if isinstance(usage, UnpricedUsage):
+        raise PriceError(f"the cost of this {usage.platform} launch is not known: {usage.reason}")
     raise TypeError(
         f"estimate: {type(usage).__name__} is not a usage; the usages are EmrUsage, "
-        "EmrServerlessUsage, DatabricksUsage and LocalUsage"
+        "EmrServerlessUsage, DatabricksUsage, LocalUsage and UnpricedUsage"
     )
 
 
@@ -659,7 +749,13 @@ def _databricks(usage: DatabricksUsage, prices: PriceTable) -> Cost:
     wall_s = float(usage.wall_s if usage.wall_s is not None else usage.hours * 3600)
     if usage.compute == "serverless":
         breakdown = {"dbu": (usage.dbu_hours or 0.0) * rate}
-        return Cost(usd=breakdown["dbu"], platform="databricks", wall_s=wall_s, breakdown=breakdown)
+        return Cost(
+            usd=breakdown["dbu"],
+            platform="databricks",
+            wall_s=wall_s,
+            breakdown=breakdown,
+            basis=usage.basis,
+        )
     worker_type = usage.node_type or ""
     driver_type = usage.driver_node_type or worker_type
     driver_hours = usage.hours
@@ -682,6 +778,7 @@ def _databricks(usage: DatabricksUsage, prices: PriceTable) -> Cost:
         instance_hours=float(driver_hours + worker_hours),
         wall_s=wall_s,
         breakdown=breakdown,
+        basis=usage.basis,
     )
 
 
@@ -718,6 +815,7 @@ def split(cost: Cost, step_seconds: Mapping[str, float]) -> dict[str, Cost]:
             instance_hours=hours[i],
             wall_s=wall[i],
             breakdown={key: shares[i] for key, shares in parts.items()},
+            basis=cost.basis,
         )
         for i, asset in enumerate(step_seconds)
     }
@@ -834,13 +932,11 @@ def planned_databricks_usage(
             dbu_hours=serverless_dbu_per_hour * hours,
         )
     workers = config.autoscale.min_workers if config.autoscale else config.num_workers
-    on_demand_workers = max(0, config.first_on_demand - 1)
-    spot_workers = 0 if config.availability == "ON_DEMAND" else max(0, workers - on_demand_workers)
     return DatabricksUsage(
         compute="all-purpose" if config.cluster_id else "jobs",
         hours=hours,
         node_type=config.node_type_id,
         driver_node_type=config.driver_node_type_id,
         workers=workers,
-        spot_share=spot_workers / workers if workers else 0.0,
+        spot_share=_spot_share(workers, config.availability, config.first_on_demand),
     )

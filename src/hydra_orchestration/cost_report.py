@@ -1,7 +1,9 @@
 """What runs cost, from the project's own records: `hydra cost report` and `hydra plan`.
 
 Every launch records each published asset's share of its cost as materialization metadata
-(``cost_usd``, ``platform``, ``instance_hours``, ``wall_s``; :mod:`hydra_orchestration.cost`).
+(``cost_usd``, ``platform``, ``instance_hours``, ``wall_s``, ``cost_basis``;
+:mod:`hydra_orchestration.cost`); a share whose cost is not known has no ``cost_usd`` and is
+left out.
 The report reads the recent materializations of every asset from the Dagster instance and
 gives, per asset and platform, the median cost and time; the cheapest platform per asset;
 and the whole pipeline all on one platform versus each asset on its cheapest — with the run
@@ -287,7 +289,11 @@ def _hourly(settings: Settings, engine: str) -> str:
         if engine == "emr":
             usage: Any = planned_emr_usage(settings.config.emr, 1.0)
         elif engine == "databricks":
-            usage = planned_databricks_usage(settings.config.databricks, 1.0)
+            usage = planned_databricks_usage(
+                settings.config.databricks,
+                1.0,
+                serverless_dbu_per_hour=settings.config.cost.databricks.serverless_dbu_per_hour,
+            )
         else:
             return f"no recorded run on {engine}; its cost depends on the resources a run uses"
         return (

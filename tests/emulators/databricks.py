@@ -186,17 +186,22 @@ class _Cluster:
         return dbfs.get("destination")
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        """``clusters/get``'s answer: the spec as given, with what Databricks fills in (the
+        driver's node type is the workers' unless set; a fixed size when not autoscaled)."""
+        body = {
             "cluster_id": self.cluster_id,
             "cluster_name": self.spec.get("cluster_name", f"job-cluster-{self.cluster_id}"),
             "spark_version": "15.4.x-scala2.12",
             "node_type_id": "local",
-            "num_workers": 0,
             **self.spec,
             "state": self.state,
             "state_message": "",
             "spark_context_id": 1,
         }
+        body.setdefault("driver_node_type_id", body["node_type_id"])
+        if "autoscale" not in body:
+            body.setdefault("num_workers", 0)
+        return body
 
 
 @dataclass

@@ -18,11 +18,13 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from hydra_orchestration.config import (
+    ConfigError,
     DatabricksAutoscale,
     DatabricksConfig,
     EmrConfig,
     FleetConfig,
     TaskFleetConfig,
+    parse_config,
 )
 from hydra_orchestration.cost import (
     Cost,
@@ -34,10 +36,13 @@ from hydra_orchestration.cost import (
     LocalUsage,
     PriceError,
     PriceTable,
+    UnpricedUsage,
+    cost_metadata,
     estimate,
     planned_databricks_usage,
     planned_emr_usage,
     split,
+    unknown_cost_metadata,
 )
 
 pytestmark = pytest.mark.cost
@@ -242,6 +247,79 @@ def test_databricks_serverless_is_the_reported_dbus_at_the_serverless_rate() -> 
         DatabricksUsage(compute="serverless", hours=1.0)
 
 
+# clusters/get's answer for an all-purpose cluster (its JSON, as the SDK's as_dict gives it).
+NAMED_CLUSTER = {
+    "cluster_id": "0101-000000-team",
+    "node_type_id": "m6i.2xlarge",
+    "driver_node_type_id": "m6i.xlarge",
+    "num_workers": 4,
+    "aws_attributes": {"availability": "SPOT_WITH_FALLBACK", "first_on_demand": 2},
+    "state": "RUNNING",
+}
+
+
+def test_a_named_cluster_is_its_reported_shape_at_the_all_purpose_rate() -> None:
+    usage = DatabricksUsage.from_cluster(NAMED_CLUSTER, 0.5, basis="the run's occupancy")
+    assert (usage.compute, usage.driver_node_type, usage.node_type, usage.workers) == (
+        "all-purpose",
+        "m6i.xlarge",
+        "m6i.2xlarge",
+        4,
+    )
+    assert usage.spot_share == 0.75  # first_on_demand 2: the driver and one worker
+    driver, worker = US["instances"]["m6i.xlarge"], US["instances"]["m6i.2xlarge"]
+    dbus = 0.5 * (driver["dbu"] + 4 * worker["dbu"])
+    ec2 = 0.5 * (driver["on_demand"] + worker["on_demand"] + 3 * worker["spot"])
+
+    cost = estimate(usage, PriceTable.load())
+
+    assert cost.breakdown == {
+        "dbu": close(dbus * US["dbu_rates"]["all_purpose"]),
+        "ec2": close(ec2),
+    }
+    assert cost.instance_hours == close(2.5)
+    assert cost.basis == "the run's occupancy"
+    assert all(part.basis == cost.basis for part in split(cost, {"a": 1.0, "b": 2.0}).values())
+
+
+def test_a_named_clusters_autoscale_availability_and_missing_node_type() -> None:
+    scaled = {**NAMED_CLUSTER, "autoscale": {"min_workers": 2, "max_workers": 8}}
+    del scaled["num_workers"]
+    assert DatabricksUsage.from_cluster(scaled, 1.0).workers == 2  # its minimum
+    on_demand = {**NAMED_CLUSTER, "aws_attributes": {"availability": "ON_DEMAND"}}
+    assert DatabricksUsage.from_cluster(on_demand, 1.0).spot_share == 0.0
+    no_aws = {k: v for k, v in NAMED_CLUSTER.items() if k != "aws_attributes"}
+    assert DatabricksUsage.from_cluster(no_aws, 1.0).spot_share == 0.0
+    spot = {**NAMED_CLUSTER, "aws_attributes": {"availability": "SPOT"}}  # first_on_demand: 1
+    assert DatabricksUsage.from_cluster(spot, 1.0).spot_share == 1.0
+    alone = {**NAMED_CLUSTER, "num_workers": 0, "driver_node_type_id": None}
+    single = DatabricksUsage.from_cluster(alone, 1.0)
+    assert (single.workers, single.spot_share, single.driver_node_type) == (0, 0.0, None)
+    pooled = {"cluster_id": "0101-pool", "instance_pool_id": "pool-1", "num_workers": 2}
+    with pytest.raises(
+        PriceError,
+        match=r"cluster 0101-pool reports no node_type_id \(its nodes come from instance pool "
+        r"pool-1\), so its instances cannot be priced",
+    ):
+        DatabricksUsage.from_cluster(pooled, 1.0)
+
+
+def test_cost_metadata_says_its_basis_and_an_unknown_cost_records_only_time() -> None:
+    cost = Cost(usd=0.25, platform="databricks", wall_s=12.0, basis="estimated: 4 DBU/h")
+    assert cost_metadata(cost)["cost_basis"] == {"raw_value": "estimated: 4 DBU/h", "type": "text"}
+    assert "cost_basis" not in cost_metadata(Cost(usd=0.0, platform="duckdb"))
+    assert unknown_cost_metadata("databricks", 3.14159, "not reported") == {
+        "platform": {"raw_value": "databricks", "type": "text"},
+        "wall_s": {"raw_value": 3.142, "type": "float"},
+        "cost_basis": {"raw_value": "unknown: not reported", "type": "text"},
+    }
+    unpriced = UnpricedUsage(platform="databricks", reason="not reported", wall_s=3.0)
+    with pytest.raises(PriceError, match=r"databricks launch is not known: not reported"):
+        estimate(unpriced, PriceTable.load())
+    with pytest.raises(ValueError, match=r"UnpricedUsage: wall_s must be a finite number"):
+        UnpricedUsage(platform="databricks", reason="r", wall_s=-1.0)
+
+
 def test_local_costs_nothing_and_keeps_its_time() -> None:
     cost = estimate(LocalUsage(12.5, platform="duckdb"), PriceTable.load())
     assert cost == Cost(usd=0.0, platform="duckdb", instance_hours=0.0, wall_s=12.5)
@@ -315,6 +393,25 @@ def test_cost_config_section_selects_a_region_and_overrides_it() -> None:
     assert table.dbu_rate("serverless") == 0.5
     assert PriceTable.for_config(None).region == "us-east-1"
     assert PriceTable.for_config(CostConfig()) == PriceTable.load()
+
+
+def test_cost_databricks_holds_the_serverless_estimate_which_is_not_a_price() -> None:
+    config = parse_config("[cost.databricks]\nserverless_dbu_per_hour = 6.5\n", source="t")
+    assert config.cost.databricks.serverless_dbu_per_hour == 6.5
+    assert CostConfig().databricks.serverless_dbu_per_hour is None
+    table = PriceTable.for_config(config.cost)
+    assert table == PriceTable.load()  # not an override of any price
+    assert "[cost] overriding" not in table.describe()
+    with pytest.raises(
+        ConfigError, match=r"serverless_dbu_per_hour: input should be greater than 0"
+    ):
+        parse_config("[cost.databricks]\nserverless_dbu_per_hour = 0\n", source="t")
+    with pytest.raises(
+        ConfigError,
+        match=r"cost.databricks.serverless_dbu: unknown key; did you mean "
+        r"'serverless_dbu_per_hour'\? valid keys here: serverless_dbu_per_hour",
+    ):
+        parse_config("[cost.databricks]\nserverless_dbu = 6.5\n", source="t")
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ test_databricks.py check that launches write them)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -12,7 +13,15 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from hydra_orchestration.cost import PriceTable, estimate, planned_emr_usage
+from hydra_orchestration.config import DatabricksConfig, DatabricksCostConfig
+from hydra_orchestration.cost import (
+    DatabricksUsage,
+    PriceTable,
+    UnpricedUsage,
+    estimate,
+    planned_emr_usage,
+    unknown_cost_metadata,
+)
 from hydra_orchestration.cost_report import (
     cost_report,
     estimate_launches,
@@ -20,7 +29,9 @@ from hydra_orchestration.cost_report import (
     plot,
     render_plan,
 )
+from hydra_orchestration.launchers import LaunchReport
 from hydra_orchestration.plan import Launch
+from hydra_orchestration.remote.step import StepOutcome
 from hydra_transforms.example import registry as example
 from tests.orchestration.conftest import (
     demo_settings,
@@ -138,6 +149,30 @@ def test_the_plan_estimates_from_history_and_prices_compute_without_any(
     assert "Estimated total: $0.0000 plus the unknown launches" in text
 
 
+def test_the_plan_prices_serverless_databricks_per_hour_only_with_an_estimate(
+    tmp_path: Path,
+) -> None:
+    settings = example_settings(tmp_path, "databricks")
+    serverless = DatabricksConfig(serverless=True, files="/Volumes/main/hydra/files")
+    config = settings.config.model_copy(update={"databricks": serverless})
+    engine_of = dict.fromkeys(ASSETS, "databricks")
+    unset = dataclasses.replace(settings, config=config)
+    (launch,) = estimate_launches(unset, example, engine_of, [])
+    assert "no price: [databricks] serverless: how many DBUs" in launch.basis
+    estimated = config.model_copy(
+        update={
+            "cost": config.cost.model_copy(
+                update={"databricks": DatabricksCostConfig(serverless_dbu_per_hour=4.0)}
+            )
+        }
+    )
+    (launch,) = estimate_launches(
+        dataclasses.replace(settings, config=estimated), example, engine_of, []
+    )
+    per_hour = 4.0 * PriceTable.load().dbu_rate("serverless")
+    assert f"the configured compute costs ${per_hour:.2f} per hour" in launch.basis
+
+
 def test_hydra_cost_report_and_plan_read_dagster_home(
     instance: dg.DagsterInstance, tmp_path: Path
 ) -> None:
@@ -204,3 +239,97 @@ def test_every_launch_records_its_cost_and_the_run_logs_its_plan(tmp_path: Path)
     assert "$0.0000" in plan
     assert "the median of its assets' recorded runs (at least 1 each)" in plan
     assert any(m.startswith("cost of this duckdb launch: $0.0000") for m in logs)
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+
+    def info(self, message: str) -> None:
+        self.lines.append(("info", message))
+
+    def warning(self, message: str) -> None:
+        self.lines.append(("warning", message))
+
+
+class _Context:
+    def __init__(self) -> None:
+        self.log = _Log()
+
+
+def _published(*steps: tuple[str, float]) -> list[StepOutcome]:
+    return [
+        StepOutcome(
+            transform=name,
+            check_passed=True,
+            materialization={"duration_s": {"raw_value": seconds, "type": "float"}},
+        )
+        for name, seconds in steps
+    ]
+
+
+def test_a_launch_whose_cost_is_not_known_records_time_and_why_and_logs_it_once(
+    tmp_path: Path,
+) -> None:
+    """A remote launch reporting compute it cannot price (serverless DBUs without an
+    estimate, a price the table lacks): each published asset gets its share of the launch's
+    time, its platform and ``cost_basis`` saying why, without ``cost_usd`` (so the report
+    leaves it out); the reason is logged once. A priced usage's basis is its assets'
+    ``cost_basis``, and ends the launch's log line."""
+    from hydra_orchestration.assets import _costs
+
+    settings = example_settings(tmp_path, "databricks")
+    outcomes = _published(("nodes", 3.0), ("edges", 1.0))
+    context = _Context()
+    unpriced = UnpricedUsage(platform="databricks", reason="no DBUs reported", wall_s=9.0)
+    costs = _costs(
+        context,  # type: ignore[arg-type]
+        settings,
+        "databricks",
+        LaunchReport(outcomes=outcomes, usage=unpriced),
+        8.0,
+    )
+    assert costs == {
+        "nodes": unknown_cost_metadata("databricks", 6.0, "no DBUs reported"),
+        "edges": unknown_cost_metadata("databricks", 2.0, "no DBUs reported"),
+    }
+    assert context.log.lines == [
+        ("info", "the cost of this databricks launch is not known: no DBUs reported")
+    ]
+
+    context = _Context()
+    unknown_type = DatabricksUsage(compute="jobs", node_type="z9.xlarge", hours=1.0)
+    costs = _costs(
+        context,  # type: ignore[arg-type]
+        settings,
+        "databricks",
+        LaunchReport(outcomes=outcomes, usage=unknown_type),
+        8.0,
+    )
+    ((level, line),) = context.log.lines
+    assert level == "warning"
+    assert line.startswith("the cost of this databricks launch is not known: no prices for ")
+    assert costs["nodes"]["cost_basis"]["raw_value"].startswith("unknown: no prices for ")
+    assert "cost_usd" not in costs["nodes"]
+
+    context = _Context()
+    estimated = DatabricksUsage(
+        compute="serverless", dbu_hours=2.0, hours=0.5, basis="estimated: 4 DBU/h"
+    )
+    costs = _costs(
+        context,  # type: ignore[arg-type]
+        settings,
+        "databricks",
+        LaunchReport(outcomes=outcomes, usage=estimated),
+        8.0,
+    )
+    usd = 2.0 * PriceTable.load().dbu_rate("serverless")
+    assert costs["nodes"]["cost_basis"] == {"raw_value": "estimated: 4 DBU/h", "type": "text"}
+    assert costs["nodes"]["cost_usd"]["raw_value"] + costs["edges"]["cost_usd"][
+        "raw_value"
+    ] == pytest.approx(usd, abs=2e-6)
+    ((_, line),) = context.log.lines
+    assert (
+        line
+        == f"cost of this databricks launch: ${usd:.4f} (0.000 instance-hours, 8.0 s); estimated: 4 DBU/h"
+    )

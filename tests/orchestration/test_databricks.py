@@ -24,10 +24,18 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from hydra_orchestration.config import ConfigError, parse_config
-from hydra_orchestration.cost import PriceTable
+from hydra_orchestration.config import ConfigError, DatabricksCostConfig, parse_config
+from hydra_orchestration.cost import (
+    DatabricksUsage,
+    PriceError,
+    PriceTable,
+    UnpricedUsage,
+    cost_metadata,
+    estimate,
+)
 from hydra_orchestration.definitions import PIPELINE_JOB, build_definitions
 from hydra_orchestration.launchers.compute import compute_tags, name_with_tags
+from hydra_orchestration.launchers.databricks import DatabricksLauncher
 from hydra_orchestration.settings import Settings
 from hydra_orchestration.shipping import build_bundle, ship_to_databricks
 from hydra_orchestration.sweeper import SWEEPER
@@ -90,6 +98,30 @@ def databricks(local_databricks: Any) -> Iterator[Any]:
     local_databricks.faults = Faults()
 
 
+def _settings(
+    project: S3Project,
+    databricks: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    serverless_dbu_per_hour: float | None = None,
+    **config: Any,
+) -> Settings:
+    """The settings of a launch on ``databricks`` (``config``: keys of ``[databricks]``;
+    ``serverless_dbu_per_hour``: ``[cost.databricks]``'s)."""
+    project = dataclasses.replace(project, environ={**project.environ, **databricks.environment()})
+    for name, value in project.environ.items():
+        monkeypatch.setenv(name, value)  # read at launch, as in a real run
+    settings = project.settings("databricks", tmp_path)
+    section = settings.config.databricks.model_validate(
+        {**settings.config.databricks.model_dump(), **config}
+    )
+    estimates = DatabricksCostConfig(serverless_dbu_per_hour=serverless_dbu_per_hour)
+    cost = settings.config.cost.model_copy(update={"databricks": estimates})
+    return dataclasses.replace(
+        settings, config=settings.config.model_copy(update={"databricks": section, "cost": cost})
+    )
+
+
 def _run(
     project: S3Project,
     databricks: Any,
@@ -97,19 +129,9 @@ def _run(
     monkeypatch: pytest.MonkeyPatch,
     **config: Any,
 ) -> tuple[dg.ExecuteInProcessResult, Settings, dg.DagsterInstance, list[int]]:
-    """The example pipeline on ``databricks`` (``config``: keys of ``[databricks]``); the
-    result, settings, instance and the runs it submitted."""
-    project = dataclasses.replace(project, environ={**project.environ, **databricks.environment()})
-    for name, value in project.environ.items():
-        monkeypatch.setenv(name, value)  # read at launch, as in a real run
-    settings = project.settings("databricks", tmp_path)
-    if config:
-        section = settings.config.databricks.model_validate(
-            {**settings.config.databricks.model_dump(), **config}
-        )
-        settings = dataclasses.replace(
-            settings, config=settings.config.model_copy(update={"databricks": section})
-        )
+    """The example pipeline on ``databricks`` (``config``: keys of ``[databricks]``, and
+    ``serverless_dbu_per_hour``); the result, settings, instance and the runs it submitted."""
+    settings = _settings(project, databricks, tmp_path, monkeypatch, **config)
     instance = dg.DagsterInstance.ephemeral()
     before = set(databricks.run_states())
     job = build_definitions(settings).resolve_job_def(PIPELINE_JOB)
@@ -247,19 +269,31 @@ def test_the_example_on_a_job_cluster_equals_the_local_run(
     )
 
 
+def _recorded_costs(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
+    """Each materialized asset's cost metadata."""
+    keys = ("cost_usd", "platform", "instance_hours", "wall_s", "cost_basis")
+    return {
+        e.materialization.asset_key.to_user_string(): {
+            k: e.materialization.metadata[k].value for k in keys if k in e.materialization.metadata
+        }
+        for e in result.get_asset_materialization_events()
+    }
+
+
 def _the_recorded_cost_is_the_job_clusters(
     result: dg.ExecuteInProcessResult, databricks: Any, run_id: int
 ) -> None:
     """The assets' costs add up to the job cluster's for the run's duration (runs/get): its
     driver on demand and its one worker (autoscale's minimum) on spot, m6i.xlarge, each
     node's DBUs at the jobs compute rate, at the packaged us-east-1 prices."""
-    costs = {
-        e.materialization.asset_key.to_user_string(): {
-            k: e.materialization.metadata[k].value for k in ("cost_usd", "platform", "wall_s")
-        }
-        for e in result.get_asset_materialization_events()
-    }
+    costs = _recorded_costs(result)
     assert {c["platform"] for c in costs.values()} == {"databricks"}
+    (basis,) = {c["cost_basis"] for c in costs.values()}
+    assert str(basis).startswith(
+        "job cluster: a m6i.xlarge driver and 1 m6i.xlarge worker, 100% of them on spot as "
+        "[databricks] gives it, for the run's "
+    )
+    assert str(basis).endswith(" s (runs/get), at the jobs DBU rate")
     run = databricks.workspace_client().jobs.get_run(run_id)
     hours = (run.end_time - run.start_time) / 3.6e6
     prices = PriceTable.load("us-east-1")
@@ -283,7 +317,13 @@ def test_the_example_on_serverless_equals_the_local_run(
     volume = databricks.volume("main", "hydra", "files")
     databricks.faults.missing_reads = 2  # a message chunk "not written yet", twice
     result, settings, instance, runs = _run(
-        project, databricks, tmp_path, monkeypatch, serverless=True, files=f"{volume}/hydra"
+        project,
+        databricks,
+        tmp_path,
+        monkeypatch,
+        serverless=True,
+        files=f"{volume}/hydra",
+        serverless_dbu_per_hour=4.0,
     )
     assert result.success, failure_messages(result)
     _every_asset_materialized_and_checked(result)
@@ -314,9 +354,30 @@ def test_the_example_on_serverless_equals_the_local_run(
     assert f"hydra step: {example.transforms[0].name}: " in forwarded
     _no_secret_sent(databricks, instance, result.run_id)
     _pipes_files_are_gone(databricks)
+    _the_recorded_cost_is_the_serverless_estimate(result, databricks, run_id)
+
+
+def _the_recorded_cost_is_the_serverless_estimate(
+    result: dg.ExecuteInProcessResult, databricks: Any, run_id: int
+) -> None:
+    """With ``[cost.databricks] serverless_dbu_per_hour = 4``, the assets' costs add up to 4
+    DBUs per hour of the run (runs/get) at the serverless jobs rate, marked as an estimate."""
+    costs = _recorded_costs(result)
+    assert set(costs) == {t.name for t in example.transforms}
+    assert {c["platform"] for c in costs.values()} == {"databricks"}
+    assert {c["instance_hours"] for c in costs.values()} == {0.0}
+    (basis,) = {c["cost_basis"] for c in costs.values()}
+    assert str(basis).startswith(
+        "estimated: [cost.databricks] serverless_dbu_per_hour = 4 DBU/h for the run's "
+    )
+    run = databricks.workspace_client().jobs.get_run(run_id)
+    hours = (run.end_time - run.start_time) / 3.6e6
+    expected = hours * 4.0 * PriceTable.load("us-east-1").dbu_rate("serverless")
+    assert sum(c["cost_usd"] for c in costs.values()) == pytest.approx(expected, rel=1e-3)
 
 
 @pytest.mark.faults
+@pytest.mark.cost
 def test_a_named_cluster_runs_the_task_and_its_delivered_logs_are_forwarded(
     project: S3Project,
     databricks: Any,
@@ -327,10 +388,30 @@ def test_a_named_cluster_runs_the_task_and_its_delivered_logs_are_forwarded(
     cluster_id = databricks.add_cluster(
         "0101-000000-teamcluster",
         cluster_log_conf={"dbfs": {"destination": "dbfs:/team-logs"}},
+        **TEAM_CLUSTER,
     )
     databricks.faults.task_command = [sys.executable, "-c", "print('hello from the driver')"]
-    result, _, _, runs = _run(project, databricks, tmp_path, monkeypatch, cluster_id=cluster_id)
+    seen = len(databricks.requests)
+    result, _, instance, runs = _run(
+        project, databricks, tmp_path, monkeypatch, cluster_id=cluster_id
+    )
     (run_id,) = runs
+    # The launch read the cluster once, for its cost and for where it delivers its logs.
+    assert [r.path for r in databricks.requests[seen:]].count("/api/2.1/clusters/get") == 1
+    # Its cost: the cluster's shape for the run's duration, at the all-purpose rate.
+    run = databricks.workspace_client().jobs.get_run(run_id)
+    expected = _team_cluster_per_hour() * (run.end_time - run.start_time) / 3.6e6
+    logs = [r.user_message for r in instance.all_logs(result.run_id)]
+    (line,) = [m for m in logs if m.startswith("cost of this databricks launch: ")]
+    assert line.startswith(f"cost of this databricks launch: ${expected:.4f} (")
+    assert (
+        f"; all-purpose cluster {cluster_id}: a m6i.xlarge driver and 4 m6i.2xlarge workers, "
+        "75% of them on spot as clusters/get reports it, for the run's " in line
+    )
+    assert line.endswith(
+        "at the all-purpose DBU rate; the cluster is billed whether or not a run uses it, "
+        "and this is the run's occupancy of it"
+    )
     (task,) = _submitted(databricks, run_id)["tasks"]
     assert task["existing_cluster_id"] == cluster_id
     assert "new_cluster" not in task
@@ -343,6 +424,140 @@ def test_a_named_cluster_runs_the_task_and_its_delivered_logs_are_forwarded(
         failure_messages(result).values()
     )
     assert databricks.workspace_client().clusters.get(cluster_id).state.value == "RUNNING"
+
+
+# A named all-purpose cluster's shape (clusters/get): a driver and 4 workers, the driver
+# and one worker on demand.
+TEAM_CLUSTER: dict[str, Any] = {
+    "node_type_id": "m6i.2xlarge",
+    "driver_node_type_id": "m6i.xlarge",
+    "num_workers": 4,
+    "aws_attributes": {"availability": "SPOT_WITH_FALLBACK", "first_on_demand": 2},
+}
+
+
+def _team_cluster_per_hour() -> float:
+    """TEAM_CLUSTER's USD per hour by hand, at the packaged us-east-1 prices: each node's
+    DBUs at the all-purpose rate, the driver and one worker on demand, 3 workers on spot."""
+    prices = PriceTable.load("us-east-1")
+    driver, worker = prices.instance("m6i.xlarge"), prices.instance("m6i.2xlarge")
+    assert driver.dbu is not None
+    assert worker.dbu is not None
+    assert worker.spot is not None
+    dbus = driver.dbu + 4 * worker.dbu
+    return (
+        dbus * prices.dbu_rate("all-purpose")
+        + driver.on_demand
+        + worker.on_demand
+        + 3 * worker.spot
+    )
+
+
+@pytest.mark.cost
+def test_the_usage_of_a_run_is_its_compute_for_the_runs_duration(
+    project: S3Project, databricks: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The launcher's usage of ended runs, against the offline Databricks' REST answers (no
+    Spark: the tasks are a command). On a named cluster: its shape as clusters/get reports
+    it, for the run's duration (runs/get), at the all-purpose rate, from the run as last
+    polled (no runs/get more). On serverless: [cost.databricks] serverless_dbu_per_hour for
+    the run's duration, marked as an estimate; without it the duration, cost unknown."""
+    from databricks.sdk.service import jobs
+
+    w = databricks.workspace_client()
+    w.dbfs.put("/scripts/noop.py", contents="", overwrite=True)
+    databricks.faults.task_command = [sys.executable, "-c", "pass"]
+    cluster_id = databricks.add_cluster("0202-000000-costcluster", **TEAM_CLUSTER)
+    task = {"task_key": "t", "spark_python_task": {"python_file": "dbfs:/scripts/noop.py"}}
+    run_id = w.jobs.submit(
+        run_name="on a named cluster",
+        tasks=[jobs.SubmitTask.from_dict({**task, "existing_cluster_id": cluster_id})],
+    ).run_id
+    assert databricks.wait(run_id, timeout=30) == ("TERMINATED", "SUCCESS")
+    run = w.jobs.get_run(run_id)  # the final poll's answer
+    hours = (run.end_time - run.start_time) / 3.6e6
+    assert hours > 0
+
+    settings = _settings(project, databricks, tmp_path, monkeypatch, cluster_id=cluster_id)
+    launcher = DatabricksLauncher(settings, client=lambda: w)
+    launcher._launch.run = run
+    seen = len(databricks.requests)
+    assert launcher._ended_run(w, run_id) is run
+    usage, cluster = launcher.usage(w, run)
+    assert [r.path for r in databricks.requests[seen:]] == ["/api/2.1/clusters/get"]
+    assert cluster is not None
+    assert cluster.cluster_id == cluster_id
+    assert isinstance(usage, DatabricksUsage)
+    cost = estimate(usage, PriceTable.load("us-east-1"))
+    assert cost.usd == pytest.approx(hours * _team_cluster_per_hour(), rel=1e-12)
+    assert cost.instance_hours == pytest.approx(5 * hours, rel=1e-12)
+    basis = cost_metadata(cost)["cost_basis"]["raw_value"]
+    assert basis == (
+        f"all-purpose cluster {cluster_id}: a m6i.xlarge driver and 4 m6i.2xlarge workers, 75% "
+        f"of them on spot as clusters/get reports it, for the run's {hours * 3600:.1f} s "
+        "(runs/get), at the all-purpose DBU rate; the cluster is billed whether or not a run "
+        "uses it, and this is the run's occupancy of it"
+    )
+
+    volume = databricks.volume("main", "hydra", "files")
+    serverless_id = w.jobs.submit(
+        run_name="on serverless",
+        tasks=[jobs.SubmitTask.from_dict({**task, "environment_key": "e"})],
+        environments=[
+            jobs.JobEnvironment.from_dict({"environment_key": "e", "spec": {"client": "2"}})
+        ],
+    ).run_id
+    assert databricks.wait(serverless_id, timeout=30) == ("TERMINATED", "SUCCESS")
+    run = w.jobs.get_run(serverless_id)
+    hours = (run.end_time - run.start_time) / 3.6e6
+    on_serverless = {"serverless": True, "files": f"{volume}/hydra"}
+    settings = _settings(
+        project, databricks, tmp_path, monkeypatch, serverless_dbu_per_hour=6.0, **on_serverless
+    )
+    seen = len(databricks.requests)
+    usage, cluster = DatabricksLauncher(settings, client=lambda: w).usage(w, run)
+    assert databricks.requests[seen:] == []  # nothing to read
+    assert cluster is None
+    cost = estimate(usage, PriceTable.load("us-east-1"))  # type: ignore[arg-type]
+    rate = PriceTable.load("us-east-1").dbu_rate("serverless")
+    assert cost.usd == pytest.approx(hours * 6.0 * rate, rel=1e-12)
+    assert cost.instance_hours == 0.0
+    assert cost.basis == (
+        "estimated: [cost.databricks] serverless_dbu_per_hour = 6 DBU/h for the run's "
+        f"{hours * 3600:.1f} s (runs/get), at the serverless jobs DBU rate (Databricks reports "
+        "the DBUs used in its billing tables only)"
+    )
+
+    settings = _settings(project, databricks, tmp_path, monkeypatch, **on_serverless)
+    usage, _ = DatabricksLauncher(settings, client=lambda: w).usage(w, run)
+    assert usage == UnpricedUsage(
+        platform="databricks",
+        reason="Databricks reports the DBUs of serverless compute in the workspace's billing "
+        "tables only; set [cost.databricks] serverless_dbu_per_hour to record an estimate",
+        wall_s=hours * 3600,
+    )
+    with pytest.raises(PriceError, match="billing tables only"):
+        estimate(usage, PriceTable.load("us-east-1"))  # type: ignore[arg-type]
+
+
+@pytest.mark.faults
+@pytest.mark.cost
+def test_a_serverless_run_without_an_estimate_logs_once_why_its_cost_is_unknown(
+    project: S3Project, databricks: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    volume = databricks.volume("main", "hydra", "files")
+    databricks.faults.task_command = [sys.executable, "-c", "print('no pipes')"]
+    result, _, instance, _ = _run(
+        project, databricks, tmp_path, monkeypatch, serverless=True, files=f"{volume}/hydra"
+    )
+    assert not result.success  # the task opened no Pipes session
+    logs = [r.user_message for r in instance.all_logs(result.run_id)]
+    unknown = [m for m in logs if m.startswith("the cost of this databricks launch")]
+    assert unknown == [
+        "the cost of this databricks launch is not known: Databricks reports the DBUs of "
+        "serverless compute in the workspace's billing tables only; set [cost.databricks] "
+        "serverless_dbu_per_hour to record an estimate"
+    ]
 
 
 def _fails_with(

@@ -42,6 +42,7 @@ step with the run's state message, the task's error and the run page URL.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 import threading
 import time
@@ -57,7 +58,13 @@ from dagster_databricks.pipes import (
     PipesUnityCatalogVolumesMessageReader,
 )
 
-from hydra_orchestration.cost import planned_databricks_usage
+from hydra_orchestration.cost import (
+    DatabricksUsage,
+    PriceError,
+    UnpricedUsage,
+    Usage,
+    planned_databricks_usage,
+)
 from hydra_orchestration.launchers.aws import cleanup, poll, tail
 from hydra_orchestration.launchers.base import (
     PipesLauncher,
@@ -78,6 +85,8 @@ from hydra_orchestration.shipping import (
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
+    from databricks.sdk.service.compute import ClusterDetails
+    from databricks.sdk.service.jobs import Run
 
 __all__ = ["ClientFactory", "DatabricksLauncher", "workspace_clients"]
 
@@ -186,6 +195,8 @@ class DatabricksLauncher(PipesLauncher):
                 timeout_seconds=submit["timeout_seconds"],
                 idempotency_token=submit["idempotency_token"],
             ).bind()["run_id"]
+        self._launch.run = None  # the run as last read (polling it, or awaiting its cancel)
+        cluster = None
         try:
             with self._cancelled_unless_ended(context, client, run_id):
                 with _api(f"reading run {run_id}", self.config.retry_timeout_s):
@@ -195,8 +206,10 @@ class DatabricksLauncher(PipesLauncher):
                 run = self._wait(context, client, run_id)
         finally:
             with cleanup(context, f"reading run {run_id}'s duration for its cost"):
-                self._record_usage(client, run_id)
-        stderr = self._forward_logs(context, client, run)
+                usage, cluster = self.usage(client, self._ended_run(client, run_id))
+                if usage is not None:
+                    record_usage(usage)
+        stderr = self._forward_logs(context, client, run, cluster)
         state = run.state
         life = state.life_cycle_state.value if state and state.life_cycle_state else "?"
         result = state.result_state.value if state and state.result_state else None
@@ -290,18 +303,62 @@ class DatabricksLauncher(PipesLauncher):
             cluster["cluster_log_conf"] = {"dbfs": {"destination": config.log_destination}}
         return cluster
 
-    def _record_usage(self, client: WorkspaceClient, run_id: int) -> None:
-        """A job cluster's usage: the shape ``[databricks]`` gave it, for the run's duration
-        (its cluster starts with the run and ends with it). Serverless DBUs are reported in
-        the workspace's billing tables only, and an all-purpose cluster is billed whether or
-        not this run uses it: neither is recorded."""
-        if self.config.serverless or self.config.cluster_id:
-            return
-        run = client.jobs.get_run(run_id)
-        if not run.start_time:
-            return
+    def _ended_run(self, client: WorkspaceClient, run_id: int) -> Run:
+        """The run as the launch last read it once it had ended (no further call), else as
+        it is now."""
+        run = getattr(self._launch, "run", None)
+        if run is not None and run.run_id == run_id and _life(run) in ENDED:
+            return run
+        return client.jobs.get_run(run_id)
+
+    def usage(
+        self, client: WorkspaceClient, run: Run
+    ) -> tuple[Usage | None, ClusterDetails | None]:
+        """What ``run`` (read once it has ended: its ``start_time`` to ``end_time`` is its
+        duration) used, for its cost (None: it never started), and the named cluster's
+        details when it ran on one:
+
+        - on a job cluster, the shape ``[databricks]`` gave it for the run's duration (the
+          cluster starts with the run and ends with it), at the jobs DBU rate;
+        - on the all-purpose cluster ``cluster_id``, the cluster's shape as ``clusters/get``
+          reports it, for the run's duration, at the all-purpose DBU rate: the run's
+          occupancy of a cluster that is billed whether or not a run uses it;
+        - on serverless, ``[cost.databricks] serverless_dbu_per_hour`` times the run's
+          duration, an estimate, when it is set; otherwise the duration with the cost unknown
+          (Databricks reports serverless DBUs in the workspace's billing tables only).
+        """
+        if not run.start_time:  # not started: nothing to say
+            return None, None
         end = run.end_time or int(time.time() * 1000)
-        record_usage(planned_databricks_usage(self.config, max(0, end - run.start_time) / 3.6e6))
+        hours = max(0, end - run.start_time) / 3.6e6
+        took = f"the run's {hours * 3600:.1f} s (runs/get)"
+        if self.config.serverless:
+            return self._serverless_usage(hours, took), None
+        if self.config.cluster_id:
+            cluster = client.clusters.get(self.config.cluster_id)
+            return _named_cluster_usage(cluster, hours, took), cluster
+        usage = planned_databricks_usage(self.config, hours)
+        basis = (
+            f"job cluster: {_shape(usage)} as [databricks] gives it, for {took}, at the jobs "
+            "DBU rate"
+        )
+        return dataclasses.replace(usage, basis=basis), None
+
+    def _serverless_usage(self, hours: float, took: str) -> Usage:
+        per_hour = self.settings.config.cost.databricks.serverless_dbu_per_hour
+        if per_hour is None:
+            reason = (
+                "Databricks reports the DBUs of serverless compute in the workspace's billing "
+                "tables only; set [cost.databricks] serverless_dbu_per_hour to record an estimate"
+            )
+            return UnpricedUsage(platform="databricks", reason=reason, wall_s=hours * 3600)
+        usage = planned_databricks_usage(self.config, hours, serverless_dbu_per_hour=per_hour)
+        basis = (
+            f"estimated: [cost.databricks] serverless_dbu_per_hour = {per_hour:g} DBU/h for "
+            f"{took}, at the serverless jobs DBU rate (Databricks reports the DBUs used in its "
+            "billing tables only)"
+        )
+        return dataclasses.replace(usage, basis=basis)
 
     @contextlib.contextmanager
     def _cancelled_unless_ended(
@@ -346,10 +403,9 @@ class DatabricksLauncher(PipesLauncher):
             return
         context.log.info(f"Databricks run {run_id} cancelled")
 
-    @staticmethod
-    def _ended(client: WorkspaceClient, run_id: int) -> str | None:
-        state = client.jobs.get_run(run_id).state
-        life = state.life_cycle_state.value if state and state.life_cycle_state else None
+    def _ended(self, client: WorkspaceClient, run_id: int) -> str | None:
+        run = self._launch.run = client.jobs.get_run(run_id)
+        life = _life(run)
         return life if life in ENDED else None
 
     def _wait(self, context: dg.AssetExecutionContext, client: WorkspaceClient, run_id: int) -> Any:
@@ -359,7 +415,7 @@ class DatabricksLauncher(PipesLauncher):
 
         def check() -> str | None:
             with _api(f"reading run {run_id}", self.config.retry_timeout_s):
-                run = client.jobs.get_run(run_id)
+                run = self._launch.run = client.jobs.get_run(run_id)
             last[:] = [run]
             state = run.state
             life = state.life_cycle_state.value if state and state.life_cycle_state else "?"
@@ -381,19 +437,25 @@ class DatabricksLauncher(PipesLauncher):
         return last[0]
 
     def _forward_logs(
-        self, context: dg.AssetExecutionContext, client: WorkspaceClient, run: Any
+        self,
+        context: dg.AssetExecutionContext,
+        client: WorkspaceClient,
+        run: Any,
+        cluster: ClusterDetails | None = None,
     ) -> str:
         """Copy the driver's stdout and stderr, as the cluster delivered them to DBFS, to this
         process' (Dagster keeps them with the step), waiting up to ``[databricks]
         logs_wait_s`` for them; stderr's text ("" without log delivery). On serverless the
-        driver's output comes inside the Pipes messages instead."""
+        driver's output comes inside the Pipes messages instead. ``cluster``: the named
+        cluster's details, if they were read already."""
         instance = run.cluster_instance
         if self.config.serverless or instance is None or not instance.cluster_id:
             return ""
         destination = self.config.log_destination if not self.config.cluster_id else None
         if self.config.cluster_id:
             with contextlib.suppress(Exception):
-                conf = client.clusters.get(self.config.cluster_id).cluster_log_conf
+                cluster = cluster or client.clusters.get(self.config.cluster_id)
+                conf = cluster.cluster_log_conf
                 destination = conf.dbfs.destination if conf and conf.dbfs else None
         if not destination:
             return ""
@@ -450,6 +512,33 @@ class DatabricksLauncher(PipesLauncher):
             parts.append(f"\n  the driver's stderr ends with:\n{tail(stderr)}")
         parts.append(f"\n  run page: {run.run_page_url}")
         return "".join(parts)
+
+
+def _named_cluster_usage(cluster: ClusterDetails, hours: float, took: str) -> Usage:
+    """The run's occupancy of an all-purpose cluster: the cluster's shape as ``clusters/get``
+    reports it, for the run's duration, at the all-purpose DBU rate."""
+    try:
+        usage = DatabricksUsage.from_cluster(cluster.as_dict(), hours)
+    except PriceError as exc:  # no node type to price
+        return UnpricedUsage(platform="databricks", reason=str(exc), wall_s=hours * 3600)
+    basis = (
+        f"all-purpose cluster {cluster.cluster_id}: {_shape(usage)} as clusters/get reports "
+        f"it, for {took}, at the all-purpose DBU rate; the cluster is billed whether or not a "
+        "run uses it, and this is the run's occupancy of it"
+    )
+    return dataclasses.replace(usage, basis=basis)
+
+
+def _shape(usage: DatabricksUsage) -> str:
+    """A cluster's shape in words: its driver, workers and their spot share."""
+    workers = f"{usage.workers:g} {usage.node_type} worker{'s' if usage.workers != 1 else ''}"
+    spot = f", {usage.spot_share:.0%} of them on spot" if usage.workers else ""
+    return f"a {usage.driver_node_type or usage.node_type} driver and {workers}{spot}"
+
+
+def _life(run: Any) -> str | None:
+    state = run.state
+    return state.life_cycle_state.value if state and state.life_cycle_state else None
 
 
 @contextlib.contextmanager
