@@ -10,13 +10,16 @@ local S3) with DATABRICKS_* pointing at it, and serves the UI
 (``python -m hydra_orchestration.dev``, what `make start` runs) with
 ``SPARK_EXECUTION_MODE=small_dev_sample_s3``. Every engine that can read S3 works there
 (duckdb, pyspark, emr, emr-serverless, databricks): pick one per run with the launchpad's run config
-(``ops: {example_transforms: {config: {engine: emr}}}``). Ctrl-C stops everything.
+(``ops: {example_transforms: {config: {engine: emr}}}``). ``.sandbox/env`` holds what
+`hydra plan` and `hydra cost report` need to read this sandbox from another shell
+(``. .sandbox/env``). Ctrl-C stops everything.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -91,10 +94,17 @@ def main(argv: list[str] | None = None) -> int:
         }
         hydra = [sys.executable, "-m", "hydra_transforms.cli"]
         subprocess.run([*hydra, "upload-sample"], env=environ, cwd=ROOT, check=True)
+        # What `hydra plan` and `hydra cost report` need in another shell (the local S3's
+        # fixed test keys; no Databricks secret: those commands launch nothing).
+        shell = home / "env"
+        keys = ("HYDRA_CONFIG", "SPARK_EXECUTION_MODE", "DAGSTER_HOME")
+        keys += ("ASCII_AWS_ACCESS_KEY_ID", "ASCII_AWS_SECRET_ACCESS_KEY")
+        shell.write_text("".join(f"export {key}={shlex.quote(environ[key])}\n" for key in keys))
         print(
             f"local S3: {s3.endpoint_url} (bucket {BUCKET}, key {ACCESS_KEY_ID}); local EMR on the"
             f" same endpoint (EMR Serverless application {application_id}); local Databricks: "
-            f"{databricks.host}; config: {config}",
+            f"{databricks.host}; config: {config}; for `hydra plan` and `hydra cost report` on "
+            f"this sandbox in another shell: . {shell.relative_to(ROOT)}",
             flush=True,
         )
         ui = [sys.executable, "-m", "hydra_orchestration.dev", "--port", str(args.port)]

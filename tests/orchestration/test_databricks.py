@@ -290,8 +290,8 @@ def _the_recorded_cost_is_the_job_clusters(
     assert {c["platform"] for c in costs.values()} == {"databricks"}
     (basis,) = {c["cost_basis"] for c in costs.values()}
     assert str(basis).startswith(
-        "job cluster: a m6i.xlarge driver and 1 m6i.xlarge worker, 100% of them on spot as "
-        "[databricks] gives it, for the run's "
+        "job cluster: driver m6i.xlarge and 1 worker m6i.xlarge (100% of the workers on spot) "
+        "as [databricks] gives it, for the run's "
     )
     assert str(basis).endswith(" s (runs/get), at the jobs DBU rate")
     run = databricks.workspace_client().jobs.get_run(run_id)
@@ -405,8 +405,8 @@ def test_a_named_cluster_runs_the_task_and_its_delivered_logs_are_forwarded(
     (line,) = [m for m in logs if m.startswith("cost of this databricks launch: ")]
     assert line.startswith(f"cost of this databricks launch: ${expected:.4f} (")
     assert (
-        f"; all-purpose cluster {cluster_id}: a m6i.xlarge driver and 4 m6i.2xlarge workers, "
-        "75% of them on spot as clusters/get reports it, for the run's " in line
+        f"; all-purpose cluster {cluster_id}: driver m6i.xlarge and 4 workers m6i.2xlarge "
+        "(75% of the workers on spot) as clusters/get reports it, for the run's " in line
     )
     assert line.endswith(
         "at the all-purpose DBU rate; the cluster is billed whether or not a run uses it, "
@@ -493,8 +493,8 @@ def test_the_usage_of_a_run_is_its_compute_for_the_runs_duration(
     assert cost.instance_hours == pytest.approx(5 * hours, rel=1e-12)
     basis = cost_metadata(cost)["cost_basis"]["raw_value"]
     assert basis == (
-        f"all-purpose cluster {cluster_id}: a m6i.xlarge driver and 4 m6i.2xlarge workers, 75% "
-        f"of them on spot as clusters/get reports it, for the run's {hours * 3600:.1f} s "
+        f"all-purpose cluster {cluster_id}: driver m6i.xlarge and 4 workers m6i.2xlarge (75% "
+        f"of the workers on spot) as clusters/get reports it, for the run's {hours * 3600:.1f} s "
         "(runs/get), at the all-purpose DBU rate; the cluster is billed whether or not a run "
         "uses it, and this is the run's occupancy of it"
     )

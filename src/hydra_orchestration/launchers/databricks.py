@@ -531,9 +531,9 @@ def _named_cluster_usage(cluster: ClusterDetails, hours: float, took: str) -> Us
 
 def _shape(usage: DatabricksUsage) -> str:
     """A cluster's shape in words: its driver, workers and their spot share."""
-    workers = f"{usage.workers:g} {usage.node_type} worker{'s' if usage.workers != 1 else ''}"
-    spot = f", {usage.spot_share:.0%} of them on spot" if usage.workers else ""
-    return f"a {usage.driver_node_type or usage.node_type} driver and {workers}{spot}"
+    workers = f"{usage.workers:g} worker{'s' if usage.workers != 1 else ''} {usage.node_type}"
+    spot = f" ({usage.spot_share:.0%} of the workers on spot)" if usage.workers else ""
+    return f"driver {usage.driver_node_type or usage.node_type} and {workers}{spot}"
 
 
 def _life(run: Any) -> str | None:
