@@ -276,10 +276,17 @@ def estimate_launches(
                 )
             )
         elif not platform(launch.engine).remote:
-            estimates.append(LaunchEstimate(launch, 0.0, None, "a local engine: no charge"))
+            estimates.append(LaunchEstimate(launch, 0.0, None, _unpriced(launch.engine)))
         else:
             estimates.append(LaunchEstimate(launch, None, None, _hourly(settings, launch.engine)))
     return estimates
+
+
+def _unpriced(engine: str) -> str:
+    """Why a launch that starts no compute of the project's own costs nothing here."""
+    if platform(engine).backend == "spark-connect":
+        return "a Spark Connect server: its machines are not the project's to price"
+    return "a local engine: no charge"
 
 
 def _hourly(settings: Settings, engine: str) -> str:

@@ -13,6 +13,7 @@ script, then the JVM), which :meth:`LocalSparkConnect.stop` signals as a whole.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -20,8 +21,10 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
@@ -55,6 +58,7 @@ class LocalSparkConnect:
         self.start_timeout_s = start_timeout_s
         self.token = secrets.token_urlsafe(24)
         self.port = 0
+        self.ui_port = 0  # Spark's web UI, whose REST API says what the server is running
         self.process: subprocess.Popen[bytes] | None = None
         self.start_s: float | None = None  # from launch until the port accepts connections
         self.first_query_s: float | None = None  # a new session's first query (set by users)
@@ -81,7 +85,7 @@ class LocalSparkConnect:
         raise AssertionError("unreachable")
 
     def _start_once(self) -> LocalSparkConnect:
-        self.port = free_port()
+        self.port, self.ui_port = free_port(), free_port()
         home = pyspark_home()
         argv = [str(home / "bin" / "spark-submit"), "--class", SERVER_CLASS]
         argv += ["--name", "hydra-tests-connect", "--master", f"local[{self.cores}]"]
@@ -91,7 +95,9 @@ class LocalSparkConnect:
             "spark.connect.grpc.binding.address": "127.0.0.1",
             "spark.connect.grpc.binding.port": str(self.port),
             "spark.connect.grpc.port.maxRetries": "0",  # a taken port fails, it is not moved
-            "spark.ui.enabled": "false",
+            "spark.ui.enabled": "true",
+            "spark.ui.port": str(self.ui_port),
+            "spark.port.maxRetries": "0",
             "spark.log.level": "WARN",
             **self.conf,
         }
@@ -139,6 +145,15 @@ class LocalSparkConnect:
             return "\n" + self.log.read_text(errors="replace")[-chars:]
         except OSError:
             return "(no log)"
+
+    def running_jobs(self) -> list[dict[str, Any]]:
+        """The Spark jobs running on the server now, any session's (its UI's REST API)."""
+        api = f"http://127.0.0.1:{self.ui_port}/api/v1/applications"
+        with urllib.request.urlopen(api, timeout=5) as answer:
+            (application,) = json.load(answer)
+        url = f"{api}/{application['id']}/jobs?status=running"
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return json.load(answer)
 
     @property
     def pid(self) -> int | None:
