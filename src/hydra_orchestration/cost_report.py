@@ -352,8 +352,7 @@ def cost_command(parser: argparse.ArgumentParser) -> None:
     report.set_defaults(command=_report_command, needs_registry=True)
 
 
-def _instance(settings: Settings) -> dg.DagsterInstance:
-    home = settings.dagster_home
+def _instance(home: Path) -> dg.DagsterInstance:
     if not home.is_dir():
         raise FileNotFoundError(
             f"no Dagster instance at {home} (DAGSTER_HOME, or the project's default): run the "
@@ -363,11 +362,10 @@ def _instance(settings: Settings) -> dg.DagsterInstance:
 
 
 def _report_command(registry: Registry, args: argparse.Namespace) -> int:
-    from hydra_orchestration.settings import settings_from_environment
+    from hydra_orchestration.settings import dagster_home_from_environment
 
-    settings = settings_from_environment()
     assets = [t.name for t in registry.transforms]
-    with _instance(settings) as instance:
+    with _instance(dagster_home_from_environment()) as instance:
         records = history(instance, assets, limit=args.runs)
     report = cost_report(records, assets, remote_only=args.remote)
     print(report.render(step_name(registry)))
@@ -394,10 +392,10 @@ def plan_command(parser: argparse.ArgumentParser) -> None:
 def _plan_command(registry: Registry, args: argparse.Namespace) -> int:
     from hydra_orchestration.settings import settings_from_environment
 
-    settings = settings_from_environment()
+    settings = settings_from_environment(require_credentials=False)  # it launches nothing
     names = [t.name for t in registry.transforms]
     engine_of = engines_for(registry, names, default=settings.engine, overrides=args.engines)
-    with _instance(settings) as instance:
+    with _instance(settings.dagster_home) as instance:
         records = history(instance, names)
     print(render_plan(estimate_launches(settings, registry, engine_of, records)))
     return 0

@@ -105,14 +105,20 @@ class Settings:
 
 
 def load_settings(
-    environ: Mapping[str, str], *, cwd: Path, config_path: Path | None = None
+    environ: Mapping[str, str],
+    *,
+    cwd: Path,
+    config_path: Path | None = None,
+    require_credentials: bool = True,
 ) -> Settings:
-    """Resolve and check the settings from the environment and the project config file."""
+    """Resolve and check the settings from the environment and the project config file.
+    ``require_credentials=False`` is for what launches nothing (``hydra plan``): the
+    engine's credentials need not be set there."""
     engine = _choice(environ, "SPARK_PIPES_ENGINE", ENGINES, DEFAULT_ENGINE)
     mode = _choice(environ, "SPARK_EXECUTION_MODE", EXECUTION_MODES, DEFAULT_MODE)
     path = config_path or _path_or_none(environ.get("HYDRA_CONFIG"))
     config, root, label = _read_config(path, cwd=cwd)
-    check_engine(engine, mode=mode, environ=environ, config=config)
+    check_engine(engine, mode=mode, environ=environ, config=config, credentials=require_credentials)
     mode_config = getattr(config.modes, mode)
     if mode_config is None:
         present = [name for name in EXECUTION_MODES if getattr(config.modes, name) is not None]
@@ -146,10 +152,12 @@ def load_settings(
     )
 
 
-def settings_from_environment(**overrides: str) -> Settings:
+def settings_from_environment(*, require_credentials: bool = True, **overrides: str) -> Settings:
     """The settings of this process: its environment (with ``overrides``, e.g.
     ``SPARK_EXECUTION_MODE="full"``), its working directory."""
-    return load_settings({**os.environ, **overrides}, cwd=Path.cwd())
+    return load_settings(
+        {**os.environ, **overrides}, cwd=Path.cwd(), require_credentials=require_credentials
+    )
 
 
 def dagster_home_from_environment() -> Path:
@@ -247,10 +255,15 @@ def check_engine_override(engine: str, settings: Settings) -> None:
 
 
 def check_engine(
-    engine: str, *, mode: str, environ: Mapping[str, str], config: ProjectConfig
+    engine: str,
+    *,
+    mode: str,
+    environ: Mapping[str, str],
+    config: ProjectConfig,
+    credentials: bool = True,
 ) -> None:
-    """Raise SettingsError if ``engine`` cannot run in ``mode`` with these credentials and
-    this config."""
+    """Raise SettingsError if ``engine`` cannot run in ``mode`` with these credentials (unless
+    ``credentials`` is False) and this config."""
     try:
         declared = platform(engine)
     except ValueError as exc:
@@ -265,7 +278,7 @@ def check_engine(
     if mode not in LOCAL_MODES:  # the data is on S3, whichever engine reads it
         needed += [name for name in AWS_CREDENTIALS if name not in needed]
     missing = [name for name in needed if not environ.get(name, "").strip()]
-    if missing:
+    if missing and credentials:
         raise SettingsError(
             f"engine {engine!r} in mode {mode!r} needs credentials that are not set: "
             f"{', '.join(missing)}"

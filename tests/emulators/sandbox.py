@@ -12,7 +12,7 @@ local S3) with DATABRICKS_* pointing at it, and serves the UI
 (duckdb, pyspark, emr, emr-serverless, databricks): pick one per run with the launchpad's run config
 (``ops: {example_transforms: {config: {engine: emr}}}``). ``.sandbox/env`` holds what
 `hydra plan` and `hydra cost report` need to read this sandbox from another shell
-(``. .sandbox/env``). Ctrl-C stops everything.
+(``. .sandbox/env``). Ctrl-C (or SIGTERM) stops everything.
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.connect.server import LocalSparkConnect
 from tests.emulators.databricks import LocalDatabricks
 from tests.emulators.emr import ACCOUNT_ID, LocalEMR
 from tests.emulators.project import s3_modes
@@ -34,7 +36,7 @@ BUCKET = "hydra-sandbox"
 VOLUME = "/Volumes/main/hydra/files"
 
 
-def config_text(endpoint_url: str, application_id: str) -> str:
+def config_text(endpoint_url: str, application_id: str, spark_remote: str) -> str:
     role = f"arn:aws:iam::{ACCOUNT_ID}:role/hydra-emr-serverless"
     modes = s3_modes(
         endpoint_url=endpoint_url,
@@ -63,6 +65,9 @@ logs_wait_s = 10
 # Serverless instead of a job cluster: the offline workspace has this volume.
 # serverless = true
 # files = "{VOLUME}/hydra"
+
+[spark-connect]
+remote = "{spark_remote}"
 """
 
 
@@ -75,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     s3 = LocalS3().start()
     emr = LocalEMR(s3, phase_s=1.0).start()
     databricks = LocalDatabricks(root=home / "databricks", s3=s3, phase_s=1.0).start()
+    jars = sorted((ROOT / ".cache" / "spark-jars").glob("*.jar"))  # S3A, as `make jars` fetched
+    connect = LocalSparkConnect(home / "spark-connect", cores=1, jars=jars).start()
+    ui: subprocess.Popen[bytes] | None = None
+    signal.signal(signal.SIGTERM, _exit)  # stop everything on SIGTERM too, as on Ctrl-C
     try:
         databricks.volume(*VOLUME.split("/")[2:])
         s3.bucket(BUCKET)
@@ -82,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             name="hydra-sandbox", releaseLabel="emr-7.5.0", type="SPARK"
         )["applicationId"]
         config = home / "hydra.toml"
-        config.write_text(config_text(s3.endpoint_url, application_id))
+        config.write_text(config_text(s3.endpoint_url, application_id, connect.url))
         environ = {
             **os.environ,
             "HYDRA_CONFIG": str(config),
@@ -91,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             "ASCII_AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
             "DAGSTER_HOME": str(home / "dagster_home"),
             **databricks.environment(),
+            "SPARK_CONNECT_TOKEN": connect.token,
         }
         hydra = [sys.executable, "-m", "hydra_transforms.cli"]
         subprocess.run([*hydra, "upload-sample"], env=environ, cwd=ROOT, check=True)
@@ -103,18 +113,30 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"local S3: {s3.endpoint_url} (bucket {BUCKET}, key {ACCESS_KEY_ID}); local EMR on the"
             f" same endpoint (EMR Serverless application {application_id}); local Databricks: "
-            f"{databricks.host}; config: {config}; for `hydra plan` and `hydra cost report` on "
+            f"{databricks.host}; Spark Connect: {connect.url}; config: {config}; for `hydra plan` and `hydra cost report` on "
             f"this sandbox in another shell: . {shell.relative_to(ROOT)}",
             flush=True,
         )
-        ui = [sys.executable, "-m", "hydra_orchestration.dev", "--port", str(args.port)]
-        return subprocess.call(ui, env=environ, cwd=ROOT)
+        command = [sys.executable, "-m", "hydra_orchestration.dev", "--port", str(args.port)]
+        ui = subprocess.Popen(command, env=environ, cwd=ROOT)
+        return ui.wait()
     except KeyboardInterrupt:
         return 130
     finally:
+        if ui is not None and ui.poll() is None:  # SIGTERM: stop the UI as Ctrl-C would
+            ui.send_signal(signal.SIGINT)
+            try:
+                ui.wait(60)
+            except subprocess.TimeoutExpired:
+                ui.kill()
+        connect.stop()
         databricks.stop()  # ends the runs still running
         emr.stop()  # terminates what is still running
         s3.stop()
+
+
+def _exit(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

@@ -201,6 +201,28 @@ def test_hydra_cost_report_and_plan_read_dagster_home(
     )
     assert plan.returncode == 0, plan.stderr
     assert "emr: edges — $0.1000" in plan.stdout
+    # A plan launches nothing: it needs no credentials, where a run would (here, on S3).
+    config = tmp_path / "hydra.toml"
+    config.write_text(
+        '[s3]\nbucket = "b"\n[modes.small_dev_sample_s3]\nwarehouse = "{s3}/w"\n'
+        '[modes.small_dev_sample_s3.sources]\nseed_nodes = "{s3}/s.csv"\n'
+    )
+    on_s3 = {k: v for k, v in environ.items() if not k.startswith("ASCII_AWS_")}
+    on_s3 |= {
+        "HYDRA_CONFIG": str(config),
+        "SPARK_PIPES_ENGINE": "emr",
+        "SPARK_EXECUTION_MODE": "small_dev_sample_s3",
+    }
+    plan = subprocess.run(
+        [sys.executable, "-m", "hydra_transforms.cli", "plan"],
+        cwd=tmp_path,
+        env=on_s3,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert plan.returncode == 0, plan.stderr
+    assert "emr: " in plan.stdout
     missing = subprocess.run(
         [sys.executable, "-m", "hydra_transforms.cli", "cost", "report"],
         cwd=tmp_path,

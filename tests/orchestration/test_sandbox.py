@@ -3,9 +3,11 @@ EMR and the offline Databricks, no account."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -68,8 +70,20 @@ def test_the_sandbox_serves_the_s3_mode_with_the_sample_uploaded(tmp_path: Path)
         with urllib.request.urlopen(discovery, timeout=5) as answer:
             assert answer.status == 200
         assert config["databricks"]["poll_interval_s"] == 1
+        # The Spark Connect server listens where the config says.
+        remote = config["spark-connect"]["remote"]
+        assert re.fullmatch(r"sc://localhost:\d+", remote), remote
+        socket.create_connection(("127.0.0.1", int(remote.rsplit(":", 1)[1])), timeout=5).close()
+        # SIGTERM to the sandbox alone stops everything it started, as Ctrl-C does.
+        sandbox.send_signal(signal.SIGTERM)
+        sandbox.wait(timeout=90)
+        deadline = time.monotonic() + 30
+        while _in_session(sandbox.pid) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert _in_session(sandbox.pid) == [], "processes outlived the sandbox"
     finally:
-        os.killpg(sandbox.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(sandbox.pid, signal.SIGKILL)
         sandbox.wait(timeout=60)
         log.close()
     output = (tmp_path / "sandbox.log").read_text()
@@ -77,3 +91,17 @@ def test_the_sandbox_serves_the_s3_mode_with_the_sample_uploaded(tmp_path: Path)
     assert "-> s3://hydra-sandbox/ascii-hydra/sample/crawl_records" in output
     config = (PROJECT_ROOT / ".sandbox" / "hydra.toml").read_text()
     assert 'endpoint_url = "http://127.0.0.1:' in config
+
+
+def _in_session(sid: int) -> list[str]:
+    """The command lines of the processes of session ``sid`` still alive."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":  # fields: state, ppid, pgrp, session
+            alive.append(cmdline.replace(b"\0", b" ").decode(errors="replace")[:200])
+    return alive
