@@ -87,7 +87,8 @@ CASES: dict[int, Case] = {
     10: Case(
         "oversized messages (over 512 KiB, a context over 1 MB)",
         "delivered in chunks or a clear failure, never silent truncation",
-        "(not injected yet)",
+        "a 1.5 MB context and a 1.4 MB chunk with a 700 KB message through the launcher's "
+        "transport against the emulator's limits (DBFS: 1 MB a call, 0.5 MB a default read)",
     ),
     11: Case(
         "Databricks 429/503, and 404 for a message file not written yet",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 import os
 import signal
 import subprocess
@@ -951,3 +952,48 @@ def test_serverless_needs_a_volume() -> None:
         '[databricks]\nserverless = true\nfiles = "/Volumes/main/hydra/files/x/"\n', source="t"
     )
     assert config.databricks.files == "/Volumes/main/hydra/files/x"
+
+
+@pytest.mark.fault_case(10, "databricks")
+def test_oversized_contexts_and_messages_arrive_whole(databricks: Any) -> None:
+    """DBFS's REST calls move at most 1 MB each (0.5 MB by default for a read). Dagster's DBFS
+    Pipes transport makes one call per context and per chunk of messages: its context
+    injector fails over 1 MB, and its reader silently drops what a chunk holds past 0.5 MB.
+    The launcher's transport (DbfsContextInjector, DbfsMessageReader) moves them whole."""
+    from dagster_databricks.pipes import PipesDbfsContextInjector, PipesDbfsMessageReader
+    from dagster_pipes import PIPES_PROTOCOL_VERSION, PIPES_PROTOCOL_VERSION_FIELD
+    from databricks.sdk.errors import DatabricksError
+
+    from hydra_orchestration.launchers.databricks import DbfsContextInjector, DbfsMessageReader
+
+    client = databricks.workspace_client()
+    context: dict[str, Any] = {"extras": {"step": {"locations": {"x": "y" * 1_500_000}}}}
+    dagsters = PipesDbfsContextInjector(client=client).inject_context(context)  # type: ignore[arg-type]
+    with pytest.raises(DatabricksError, match="exceeds the 1 MB limit"), dagsters:
+        pass
+    with DbfsContextInjector(client=client).inject_context(context) as params:  # type: ignore[arg-type]
+        host = databricks.root / "dbfs" / params["path"].lstrip("/")
+        assert json.loads(host.read_text()) == context  # what the job's loader reads
+
+    # A chunk of messages as the job's writer leaves it: a small message, one of 700 KB,
+    # and one after it. 1.4 MB in all.
+    def message(payload: str) -> str:
+        return json.dumps(
+            {
+                PIPES_PROTOCOL_VERSION_FIELD: PIPES_PROTOCOL_VERSION,
+                "method": "report_custom_message",
+                "params": {"payload": payload},
+            }
+        )
+
+    chunk = "\n".join([message("first"), message("z" * 700_000), message("last")]) + "\n"
+    directory = databricks.root / "dbfs" / "tmp" / "hydra-case-10"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "1.json").write_text(chunk)
+    params = {"path": "/tmp/hydra-case-10"}
+    cut = PipesDbfsMessageReader(client=client).download_messages_chunk(1, params)  # dagster's
+    assert cut is not None
+    assert len(cut) == 1 << 19  # 0.5 MB, cut mid-message: the rest is lost without a word
+    whole = DbfsMessageReader(client=client).download_messages_chunk(1, params)
+    assert whole == chunk
+    assert DbfsMessageReader(client=client).download_messages_chunk(2, params) is None  # pending

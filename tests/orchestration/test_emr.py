@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import io
 import json
 import os
 import re
@@ -790,3 +791,35 @@ logs_wait_s = 5
         "2 checks failed on 2 rows"
     )
     assert "not run" in messages["emr"]["graph_aggr"]
+
+
+@pytest.mark.fault_case(10, "emr")
+@pytest.mark.fault_case(10, "emr-serverless")
+def test_oversized_contexts_and_messages_arrive_whole_over_s3(local_s3: Any) -> None:
+    """Both EMR engines' Pipes transport is S3 objects: one per context, one per chunk of
+    messages, each written and read whole (no size limit short of S3's 5 GB per object).
+    A context of 1.5 MB and a chunk with a 700 KB message between two small ones, through
+    the launcher's injector and reader and the job side's own loader and writer."""
+    from dagster_pipes import PipesS3ContextLoader, PipesS3MessageWriterChannel
+
+    from hydra_orchestration.launchers.aws import pipes_s3_transport
+
+    client = local_s3.client()
+    staging = f"{local_s3.bucket('case-10')}/staging"
+    injector, reader = pipes_s3_transport(staging, "run-10", client=client, interval=0.1)
+    context: dict[str, Any] = {"extras": {"step": {"locations": {"x": "y" * 1_500_000}}}}
+    with (
+        injector.inject_context(context) as params,  # type: ignore[arg-type]
+        PipesS3ContextLoader(client).load_context(params) as loaded,
+    ):
+        assert loaded == context
+    payloads = ["first", "z" * 700_000, "last"]
+    with reader.get_params() as params:
+        channel = PipesS3MessageWriterChannel(client, params["bucket"], params["key_prefix"])
+        chunk = "".join(
+            json.dumps({"__dagster_pipes_version": "0.1", "method": "m", "params": {"p": p}}) + "\n"
+            for p in payloads
+        )
+        channel.upload_messages_chunk(io.StringIO(chunk), 1)
+        assert reader.download_messages_chunk(1, params) == chunk
+        assert reader.download_messages_chunk(2, params) is None  # not written yet: pending

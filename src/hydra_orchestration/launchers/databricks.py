@@ -41,8 +41,11 @@ step with the run's state message, the task's error and the run page URL.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
+import json
+import posixpath
 import sys
 import threading
 import time
@@ -56,6 +59,7 @@ from dagster_databricks.pipes import (
     PipesDbfsMessageReader,
     PipesUnityCatalogVolumesContextInjector,
     PipesUnityCatalogVolumesMessageReader,
+    dbfs_tempdir,
 )
 
 from hydra_orchestration.cost import (
@@ -168,8 +172,8 @@ class DatabricksLauncher(PipesLauncher):
                 client=client, volume_path=self.config.files
             )
             return injector, reader
-        reader = single_writer(PipesDbfsMessageReader)(client=client, interval=interval)
-        return PipesDbfsContextInjector(client=client), reader
+        reader = single_writer(DbfsMessageReader)(client=client, interval=interval)
+        return DbfsContextInjector(client=client), reader
 
     def run_step(
         self, context: dg.AssetExecutionContext, session: dg.PipesSession, request: StepRequest
@@ -512,6 +516,58 @@ class DatabricksLauncher(PipesLauncher):
             parts.append(f"\n  the driver's stderr ends with:\n{tail(stderr)}")
         parts.append(f"\n  run page: {run.run_page_url}")
         return "".join(parts)
+
+
+# DBFS's REST API moves at most 1 MB per call: `put` refuses more inline (and `add-block` more
+# per block) with MAX_BLOCK_SIZE_EXCEEDED, and `read` returns 0.5 MB unless asked for up to 1.
+DBFS_BLOCK = 1 << 20
+
+
+class DbfsContextInjector(PipesDbfsContextInjector):
+    """Dagster's DBFS context injector, for a context of any size.
+
+    Dagster's writes the context with one ``put``, which DBFS refuses over 1 MB
+    (MAX_BLOCK_SIZE_EXCEEDED): a step with many assets, partitions or locations could not
+    start. This one writes it through DBFS's streaming calls (``create``, ``add-block`` of at
+    most 1 MB each, ``close``). Shown by
+    tests/orchestration/test_databricks.py::test_oversized_contexts_and_messages_arrive_whole.
+    """
+
+    @contextlib.contextmanager
+    def inject_context(self, context: Any) -> Iterator[dict[str, Any]]:
+        with dbfs_tempdir(self.dbfs_client) as tempdir:
+            path = posixpath.join(tempdir, "context.json")
+            data = json.dumps(context).encode("utf-8")
+            handle = self.dbfs_client.create(path, overwrite=True).handle
+            assert handle is not None
+            for start in range(0, len(data), DBFS_BLOCK):
+                block = data[start : start + DBFS_BLOCK]
+                self.dbfs_client.add_block(handle, base64.b64encode(block).decode("ascii"))
+            self.dbfs_client.close(handle)
+            yield {"path": path}
+
+
+class DbfsMessageReader(PipesDbfsMessageReader):
+    """Dagster's DBFS message reader, reading each chunk of messages whole.
+
+    Dagster's reads a chunk file with one ``read`` of DBFS's default length, 0.5 MB: of a
+    larger chunk (one large message, or many written between two uploads) it got the first
+    0.5 MB, cut mid-line, and the messages after the cut were lost without a word. This one
+    reads on, 1 MB at a time, to the end of the file. Shown by
+    tests/orchestration/test_databricks.py::test_oversized_contexts_and_messages_arrive_whole.
+    """
+
+    def download_messages_chunk(self, index: int, params: Any) -> str | None:
+        path = posixpath.join(params["path"], f"{index}.json")
+        data = bytearray()
+        try:
+            while True:
+                read = self.dbfs_client.read(path, offset=len(data), length=DBFS_BLOCK)
+                data += base64.b64decode(read.data or "")
+                if (read.bytes_read or 0) < DBFS_BLOCK:
+                    return data.decode("utf-8")
+        except OSError:  # not written yet (the SDK's errors are OSErrors), as dagster's
+            return None
 
 
 def _named_cluster_usage(cluster: ClusterDetails, hours: float, took: str) -> Usage:
