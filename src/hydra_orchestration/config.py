@@ -10,10 +10,12 @@ the two equal.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import sys
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from importlib import resources
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import (
@@ -561,10 +563,45 @@ class SweeperConfig(_Section):
 # its price table, prices.toml.
 
 
-def _cost() -> Any:
-    from hydra_orchestration import cost  # imports this module: not at import time
+# The packaged price table (hydra_orchestration/prices.toml): `[cost]` is checked against its
+# regions and instance types here; hydra_orchestration.cost prices with it.
+PRICES_FILE = "prices.toml"
 
-    return cost
+
+@functools.cache
+def packaged_prices() -> dict[str, Any]:
+    """The packaged price table as its TOML reads."""
+    text = resources.files("hydra_orchestration").joinpath(PRICES_FILE).read_text("utf-8")
+    return tomllib.loads(text)
+
+
+@functools.cache
+def packaged_regions() -> dict[str, _Prices]:
+    """The packaged prices of each region, checked as `[cost]` would be."""
+    regions: dict[str, _Prices] = {}
+    for name, prices in packaged_prices().get("regions", {}).items():
+        try:
+            regions[name] = _Prices.model_validate({**prices, "region": name})
+        except ValidationError as exc:
+            raise ConfigError(f"the packaged {PRICES_FILE}, region {name}: {exc}") from None
+    return regions
+
+
+def unknown_region(region: str) -> str:
+    valid = list(packaged_regions())
+    return (
+        f"the price table has no region {region!r}; its regions: {', '.join(valid)}. "
+        "For another region, pick the nearest one and override its prices in [cost]"
+    )
+
+
+def new_instance_type(name: str, region: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return (
+        f"instance type {name!r} is not in the {region} price table{hint}, so it needs an "
+        f"on_demand price; the table has: {', '.join(sorted(known))}"
+    )
 
 
 _INSTANCE_TYPE = re.compile(r"^[a-z0-9][a-z0-9-]*\.[a-z0-9-]+$")
@@ -709,8 +746,8 @@ class CostConfig(_Prices):
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
-        if value not in _cost()._packaged_regions():
-            raise ValueError(_cost()._unknown_region(value))
+        if value not in packaged_regions():
+            raise ValueError(unknown_region(value))
         return value
 
     @field_validator("instances")
@@ -718,12 +755,12 @@ class CostConfig(_Prices):
     def _new_types(
         cls, value: dict[str, InstancePrice], info: ValidationInfo
     ) -> dict[str, InstancePrice]:
-        table = _cost()._packaged_regions().get(info.data.get("region", ""))
+        table = packaged_regions().get(info.data.get("region", ""))
         if table is None:  # the region's own error says why
             return value
         for name, price in value.items():
             if name not in table.instances and price.on_demand is None:
-                raise ValueError(_cost()._new_type(name, table.region, list(table.instances)))
+                raise ValueError(new_instance_type(name, table.region, list(table.instances)))
         return value
 
 

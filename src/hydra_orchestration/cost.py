@@ -18,18 +18,16 @@ import dataclasses
 import datetime
 import difflib
 import math
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import cache
-from importlib import resources
 from types import MappingProxyType
 from typing import Any, Literal, TypeAlias, cast, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
 from hydra_orchestration.config import (
+    PRICES_FILE,
     Architecture,
     CostConfig,
     DatabricksConfig,
@@ -38,6 +36,10 @@ from hydra_orchestration.config import (
     EmrServerlessPrice,
     InstancePrice,
     _Prices,
+    new_instance_type,
+    packaged_prices,
+    packaged_regions,
+    unknown_region,
 )
 
 __all__ = [
@@ -75,7 +77,6 @@ MARKETS: tuple[Market, ...] = ("ON_DEMAND", "SPOT")
 ARCHITECTURES: tuple[Architecture, ...] = ("x86_64", "arm64")
 DATABRICKS_COMPUTE: tuple[DatabricksCompute, ...] = ("jobs", "all-purpose", "serverless")
 _DBU_RATE_OF = {"jobs": "jobs", "all-purpose": "all_purpose", "serverless": "serverless_jobs"}
-_PRICES_FILE = "prices.toml"
 # Parts of a split are whole multiples of this many dollars (hours, seconds): see _apportion.
 _QUANTUM = 2.0**-20
 
@@ -141,15 +142,15 @@ class PriceTable:
     @staticmethod
     def regions() -> tuple[str, ...]:
         """The regions that the packaged table has prices for."""
-        return tuple(_packaged_regions())
+        return tuple(packaged_regions())
 
     @classmethod
     def load(cls, region: str = "us-east-1") -> PriceTable:
         """The packaged prices of ``region``. Raises PriceError for a region that the table
         does not have."""
-        regions = _packaged_regions()
+        regions = packaged_regions()
         if region not in regions:
-            raise PriceError(_unknown_region(region))
+            raise PriceError(unknown_region(region))
         meta = _packaged_meta()
         return _table(
             region,
@@ -193,7 +194,7 @@ class PriceTable:
         changes = given.model_dump(exclude_none=True, exclude={"region", "databricks"})
         for name, price in changes["instances"].items():
             if name not in self.instances and "on_demand" not in price:
-                raise PriceError(_new_type(name, self.region, list(self.instances)))
+                raise PriceError(new_instance_type(name, self.region, list(self.instances)))
         merged = _merge(self._as_dict(), changes)
         return _table(
             self.region,
@@ -245,7 +246,7 @@ class PriceTable:
 
     def describe(self) -> str:
         """Where these prices come from, in one line, e.g. to head a plan or a report."""
-        text = f"{self.region} list prices of {self.date.isoformat()} ({_PRICES_FILE})"
+        text = f"{self.region} list prices of {self.date.isoformat()} ({PRICES_FILE})"
         if self.overridden:
             text += f", with [cost] overriding {', '.join(self.overridden)}"
         return text
@@ -280,33 +281,16 @@ def _required(prices: PriceTable, instance_type: str, what: Literal["spot", "emr
     return value
 
 
-@cache
-def _packaged() -> dict[str, Any]:
-    text = resources.files("hydra_orchestration").joinpath(_PRICES_FILE).read_text("utf-8")
-    return tomllib.loads(text)
-
-
 def _packaged_meta() -> dict[str, Any]:
-    data = _packaged()
+    data = packaged_prices()
     date = data.get("date")
     if not isinstance(date, datetime.date) or not isinstance(data.get("source"), str):
-        raise PriceError(f"the packaged {_PRICES_FILE} lacks its date or source")
+        raise PriceError(f"the packaged {PRICES_FILE} lacks its date or source")
     return {
         "date": date,
         "source": data["source"],
         "hours_per_month": float(data.get("hours_per_month", 730)),
     }
-
-
-@cache
-def _packaged_regions() -> dict[str, _Prices]:
-    regions: dict[str, _Prices] = {}
-    for name, prices in _packaged().get("regions", {}).items():
-        try:
-            regions[name] = _Prices.model_validate({**prices, "region": name})
-        except ValidationError as exc:
-            raise PriceError(f"the packaged {_PRICES_FILE}, region {name}: {exc}") from None
-    return regions
 
 
 def _table(
@@ -395,23 +379,6 @@ def _problem(error: Any) -> str:
             return f"{where}: unknown key"
     valid = [f.alias or name for name, f in model.model_fields.items()]
     return f"{where}: unknown key; valid keys here: {', '.join(valid)}"
-
-
-def _unknown_region(region: str) -> str:
-    valid = list(_packaged_regions())
-    return (
-        f"the price table has no region {region!r}; its regions: {', '.join(valid)}. "
-        "For another region, pick the nearest one and override its prices in [cost]"
-    )
-
-
-def _new_type(name: str, region: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return (
-        f"instance type {name!r} is not in the {region} price table{hint}, so it needs an "
-        f"on_demand price; the table has: {', '.join(sorted(known))}"
-    )
 
 
 # What a platform reported.
