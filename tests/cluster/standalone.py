@@ -13,14 +13,19 @@ A driver reaches it with ``spark.master = spark://127.0.0.1:<port>`` (:attr:`url
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-from tests.connect.server import ServerError, free_port, pyspark_home, stop_process_group
+from tests.connect.server import (
+    ServerError,
+    free_port,
+    pyspark_home,
+    spark_environment,
+    stop_process_group,
+)
 
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
@@ -123,18 +128,7 @@ class StandaloneCluster:
 
     def _spawn(self, name: str, args: list[str]) -> None:
         home = pyspark_home()
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("SPARK_", "PYSPARK_", "AWS_"))
-        }
-        env |= {
-            "SPARK_HOME": str(home),
-            "SPARK_LOCAL_IP": "127.0.0.1",
-            "PYSPARK_PYTHON": sys.executable,
-            "SPARK_LOG_DIR": str(self.log_dir),
-            "SPARK_NO_DAEMONIZE": "1",
-        }
+        env = spark_environment(SPARK_LOG_DIR=str(self.log_dir), SPARK_NO_DAEMONIZE="1")
         with (self.log_dir / f"{name}.log").open("wb") as log:
             self.processes.append(
                 subprocess.Popen(

@@ -104,20 +104,8 @@ class LocalSparkConnect:
         for key, value in conf.items():
             argv += ["--conf", f"{key}={value}"]
         argv.append("spark-internal")  # no application jar: the class is on pyspark's classpath
-        # None of this process' Spark state, nor its cloud credentials: S3 settings come
-        # from each session, as they would on a remote server.
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("SPARK_", "PYSPARK_", "AWS_"))
-        }
-        env |= {
-            "SPARK_HOME": str(home),
-            "SPARK_LOCAL_IP": "127.0.0.1",
-            "PYSPARK_PYTHON": sys.executable,
-            # The server reads its token here (Connect's default for the setting).
-            "SPARK_CONNECT_AUTHENTICATE_TOKEN": self.token,
-        }
+        # The server reads its token here (Connect's default for the setting).
+        env = spark_environment(SPARK_CONNECT_AUTHENTICATE_TOKEN=self.token)
         started = time.monotonic()
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
@@ -169,6 +157,24 @@ class LocalSparkConnect:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def spark_environment(**extra: str) -> dict[str, str]:
+    """The environment of a Spark process of the tests (a server, a master, a worker): none of
+    this process' Spark state, nor its cloud credentials (S3 settings come from each
+    session, as they would on a remote server); pip pyspark's Spark on 127.0.0.1, running
+    this environment's Python; and ``extra``."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SPARK_", "PYSPARK_", "AWS_"))
+    }
+    return env | {
+        "SPARK_HOME": str(pyspark_home()),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "PYSPARK_PYTHON": sys.executable,
+        **extra,
+    }
 
 
 def stop_process_group(process: subprocess.Popen[bytes] | None, timeout_s: float = 30.0) -> None:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -179,26 +180,12 @@ def test_hydra_cost_report_and_plan_read_dagster_home(
     home = Path(instance.root_directory)
     environ = {k: v for k, v in os.environ.items() if k != "HYDRA_CONFIG"}  # the packaged one
     environ |= {"DAGSTER_HOME": str(home), "SPARK_PIPES_ENGINE": "duckdb"}
-    report = subprocess.run(
-        [sys.executable, "-m", "hydra_transforms.cli", "cost", "report", "--png", "c.png"],
-        cwd=tmp_path,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    report = _hydra(tmp_path, environ, "cost", "report", "--png", "c.png")
     assert report.returncode == 0, report.stderr
     assert "each asset on its cheapest platform: $0.2200" in report.stdout
     assert '{"ops": {"example_transforms": {"config": {"engines": {' in report.stdout
     assert (tmp_path / "c.png").is_file()
-    plan = subprocess.run(
-        [sys.executable, "-m", "hydra_transforms.cli", "plan", "--engines", '{"edges": "emr"}'],
-        cwd=tmp_path,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    plan = _hydra(tmp_path, environ, "plan", "--engines", '{"edges": "emr"}')
     assert plan.returncode == 0, plan.stderr
     assert "emr: edges — $0.1000" in plan.stdout
     # A plan launches nothing: it needs no credentials, where a run would (here, on S3).
@@ -213,26 +200,26 @@ def test_hydra_cost_report_and_plan_read_dagster_home(
         "SPARK_PIPES_ENGINE": "emr",
         "SPARK_EXECUTION_MODE": "small_dev_sample_s3",
     }
-    plan = subprocess.run(
-        [sys.executable, "-m", "hydra_transforms.cli", "plan"],
-        cwd=tmp_path,
-        env=on_s3,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    plan = _hydra(tmp_path, on_s3, "plan")
     assert plan.returncode == 0, plan.stderr
     assert "emr: " in plan.stdout
-    missing = subprocess.run(
-        [sys.executable, "-m", "hydra_transforms.cli", "cost", "report"],
-        cwd=tmp_path,
-        env={**environ, "DAGSTER_HOME": str(tmp_path / "nothing")},
-        capture_output=True,
-        text=True,
-        timeout=120,
+    missing = _hydra(
+        tmp_path, {**environ, "DAGSTER_HOME": str(tmp_path / "nothing")}, "cost", "report"
     )
     assert missing.returncode == 2
     assert "no Dagster instance at" in missing.stderr
+
+
+def _hydra(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`hydra <args>` in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "hydra_transforms.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.duckdb
@@ -290,6 +277,18 @@ def _published(*steps: tuple[str, float]) -> list[StepOutcome]:
     ]
 
 
+def _priced(
+    settings: Any, outcomes: list[StepOutcome], usage: Any
+) -> tuple[_Context, dict[str, Any]]:
+    """The cost metadata of a databricks launch of 8 s that reported ``usage``, and what it
+    logged."""
+    from hydra_orchestration.assets import _costs
+
+    context = _Context()
+    report = LaunchReport(outcomes=outcomes, usage=usage)
+    return context, _costs(context, settings, "databricks", report, 8.0)  # type: ignore[arg-type]
+
+
 def test_a_launch_whose_cost_is_not_known_records_time_and_why_and_logs_it_once(
     tmp_path: Path,
 ) -> None:
@@ -298,19 +297,11 @@ def test_a_launch_whose_cost_is_not_known_records_time_and_why_and_logs_it_once(
     time, its platform and ``cost_basis`` saying why, without ``cost_usd`` (so the report
     leaves it out); the reason is logged once. A priced usage's basis is its assets'
     ``cost_basis``, and ends the launch's log line."""
-    from hydra_orchestration.assets import _costs
 
     settings = example_settings(tmp_path, "databricks")
     outcomes = _published(("nodes", 3.0), ("edges", 1.0))
-    context = _Context()
     unpriced = UnpricedUsage(platform="databricks", reason="no DBUs reported", wall_s=9.0)
-    costs = _costs(
-        context,  # type: ignore[arg-type]
-        settings,
-        "databricks",
-        LaunchReport(outcomes=outcomes, usage=unpriced),
-        8.0,
-    )
+    context, costs = _priced(settings, outcomes, unpriced)
     assert costs == {
         "nodes": unknown_cost_metadata("databricks", 6.0, "no DBUs reported"),
         "edges": unknown_cost_metadata("databricks", 2.0, "no DBUs reported"),
@@ -319,32 +310,18 @@ def test_a_launch_whose_cost_is_not_known_records_time_and_why_and_logs_it_once(
         ("info", "the cost of this databricks launch is not known: no DBUs reported")
     ]
 
-    context = _Context()
     unknown_type = DatabricksUsage(compute="jobs", node_type="z9.xlarge", hours=1.0)
-    costs = _costs(
-        context,  # type: ignore[arg-type]
-        settings,
-        "databricks",
-        LaunchReport(outcomes=outcomes, usage=unknown_type),
-        8.0,
-    )
+    context, costs = _priced(settings, outcomes, unknown_type)
     ((level, line),) = context.log.lines
     assert level == "warning"
     assert line.startswith("the cost of this databricks launch is not known: no prices for ")
     assert costs["nodes"]["cost_basis"]["raw_value"].startswith("unknown: no prices for ")
     assert "cost_usd" not in costs["nodes"]
 
-    context = _Context()
     estimated = DatabricksUsage(
         compute="serverless", dbu_hours=2.0, hours=0.5, basis="estimated: 4 DBU/h"
     )
-    costs = _costs(
-        context,  # type: ignore[arg-type]
-        settings,
-        "databricks",
-        LaunchReport(outcomes=outcomes, usage=estimated),
-        8.0,
-    )
+    context, costs = _priced(settings, outcomes, estimated)
     usd = 2.0 * PriceTable.load().dbu_rate("serverless")
     assert costs["nodes"]["cost_basis"] == {"raw_value": "estimated: 4 DBU/h", "type": "text"}
     assert costs["nodes"]["cost_usd"]["raw_value"] + costs["edges"]["cost_usd"][
