@@ -51,6 +51,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.processes import descendants
+
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
 
@@ -1407,25 +1409,6 @@ def _python_error(stderr: str) -> tuple[str | None, str | None]:
         if line and not continued:
             break
     return trace[-1], "\n".join(trace)
-
-
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def _signal_tree(pid: int, sig: int, known: list[int]) -> None:

@@ -57,8 +57,9 @@ from moto.emr.exceptions import ValidationException
 from moto.emrserverless import models as serverless_models
 
 from tests.emulators.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY, LocalS3
+from tests.processes import session_processes
 
-__all__ = ["ACCOUNT_ID", "Faults", "LocalEMR", "session_processes"]
+__all__ = ["ACCOUNT_ID", "Faults", "LocalEMR"]
 
 log = logging.getLogger(__name__)
 
@@ -1250,23 +1251,6 @@ def _editable_source_dirs() -> list[str]:
                         hidden.append(real)
         _cache["hidden"] = hidden
     return _cache["hidden"]
-
-
-def session_processes(session_id: int) -> list[int]:
-    """Live (not zombie) processes of session ``session_id`` (Linux /proc)."""
-    members = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        # after the command: state, ppid, pgrp, session, ...
-        if int(fields[3]) == session_id and fields[0] not in ("Z", "X"):
-            members.append(int(entry.name))
-    return members
 
 
 def _kill_session(session_id: int) -> None:

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.emulators.databricks import Faults, LocalDatabricks, descendants
+from tests.emulators.databricks import Faults, LocalDatabricks
+from tests.processes import descendants
 
 dg = pytest.importorskip("dagster")
 pytest.importorskip("dagster_databricks")

@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.emulators.emr import ACCOUNT_ID, INSTANCE_ID, Faults, LocalEMR, session_processes
+from tests.emulators.emr import ACCOUNT_ID, INSTANCE_ID, Faults, LocalEMR
+from tests.processes import session_processes
 
 pytestmark = [pytest.mark.emr, pytest.mark.s3, pytest.mark.pyspark]
 

@@ -24,6 +24,11 @@ from tests.orchestration.conftest import TEST_SPARK
 
 PARTITION = "CC-MAIN-2024-10"
 BUCKET = "hydra-orchestration"
+# Seeds that break their contract (company_id 0, a country that is no ISO code): fault case 15.
+BAD_SEEDS = """company_id,company_name,website,country
+10847,Zimmermann Antriebstechnik SA,https://www.zimmermann-antriebstechnik.ch,CH
+0,Spree Antriebstechnik KG,www.spree-antriebstechnik.de,Germany
+"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +53,20 @@ class S3Project:
         return dataclasses.replace(
             settings, warehouse=warehouse, dagster_home=tmp_path / "home", spark_conf=spark
         )
+
+
+def contract_failures(result: Any) -> dict[str, str]:
+    """Per transform, the line the failed step's message gives it (fault case 15)."""
+    from hydra_transforms.example import registry as example
+    from tests.orchestration.conftest import failure_messages
+
+    (message,) = failure_messages(result).values()
+    names = {t.name for t in example.transforms}
+    return {
+        line.split(":", 1)[0]: line
+        for line in message.splitlines()
+        if line.split(":", 1)[0] in names
+    }
 
 
 def s3_project(local_s3: Any, directory: Path, *, sections: str = "") -> S3Project:
@@ -109,7 +128,7 @@ def kill_driver_after_first_report(
     Pipes messages to be uploaded, SIGKILL its Python driver (the process running
     ``entrypoint.py`` under Spark's JVM), the OOM killer's way: no closing message. Returns a
     function that waits for the kill and gives the transform that had reported."""
-    from tests.emulators.emr import session_processes
+    from tests.processes import session_processes
 
     found: dict[str, Any] = {}
 

@@ -45,8 +45,11 @@ from hydra_transforms.storage import read_arrow
 from tests.conftest import PROJECT_ROOT
 from tests.emulators.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 from tests.orchestration.cloud import (
+    BAD_SEEDS,
+    BUCKET,
     PARTITION,
     S3Project,
+    contract_failures,
     kill_driver_after_first_report,
     local_outputs,
     s3_project,
@@ -952,6 +955,41 @@ def test_serverless_needs_a_volume() -> None:
         '[databricks]\nserverless = true\nfiles = "/Volumes/main/hydra/files/x/"\n', source="t"
     )
     assert config.databricks.files == "/Volumes/main/hydra/files/x"
+
+
+@pytest.mark.pyspark
+@pytest.mark.fault_case(15, "databricks")
+def test_a_contract_failure_on_databricks_reads_as_on_duckdb(
+    local_s3: Any,
+    databricks: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A source that breaks its contract: the transforms reading it fail with the same report
+    on Databricks as on DuckDB, their dependents are not run, nothing of them is published,
+    and the run is over."""
+    bad = s3_project(local_s3, tmp_path_factory.mktemp("badseeds"), sections=SECTIONS)
+    key = f"{bad.directory.name}/sample/seed_nodes.csv"
+    local_s3.client().put_object(Bucket=BUCKET, Key=key, Body=BAD_SEEDS.encode())
+    result, settings, _, runs = _run(bad, databricks, tmp_path / "databricks", monkeypatch)
+    assert not result.success
+    on_databricks = contract_failures(result)
+    local = dataclasses.replace(bad.settings("duckdb", tmp_path / "duckdb"), engine="duckdb")
+    job = build_definitions(local).resolve_job_def(PIPELINE_JOB)
+    expected = job.execute_in_process(partition_key=PARTITION, raise_on_error=False)
+    assert on_databricks == contract_failures(expected)
+    assert on_databricks["nodes"] == (
+        "nodes: ContractViolation: dataset 'seed_nodes' failed contract SeedNodes: "
+        "2 checks failed on 2 rows"
+    )
+    assert "not run" in on_databricks["graph_aggr"]
+    for transform in example.transforms:
+        with pytest.raises(FileNotFoundError):
+            read_arrow(settings.output_location(transform.name), local_s3.options())
+    (run_id,) = runs
+    life, _ = databricks.run_states()[run_id]
+    assert life == "TERMINATED"  # the run is over: nothing left running
 
 
 @pytest.mark.fault_case(10, "databricks")

@@ -36,9 +36,11 @@ from hydra_transforms.storage import read_arrow
 from tests.conftest import PROJECT_ROOT
 from tests.emulators.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 from tests.orchestration.cloud import (
+    BAD_SEEDS,
     BUCKET,
     PARTITION,
     S3Project,
+    contract_failures,
     kill_driver_after_first_report,
     local_outputs,
     s3_project,
@@ -206,6 +208,7 @@ def _clusters(recorder: Recorder) -> list[str]:
             "emr-serverless",
             marks=[
                 pytest.mark.fault_case(1, "emr-serverless"),
+                pytest.mark.fault_case(13, "emr-serverless"),
                 pytest.mark.fault_case(14, "emr-serverless"),
             ],
         ),
@@ -247,7 +250,11 @@ def test_the_example_materializes_on_emr_equal_to_the_local_run(
         assert run["executionTimeoutMinutes"] == 361  # [emr-serverless] timeout_s + a minute
         # EMR Serverless' tag values (the service model's pattern; moto does not check it)
         assert all(re.fullmatch(r"[A-Za-z0-9 /_.:=+@-]*", v) for v in run["tags"].values())
-        assert "--py-files s3://" in run["jobDriver"]["sparkSubmit"]["sparkSubmitParameters"]
+        submit = run["jobDriver"]["sparkSubmit"]
+        assert "--py-files s3://" in submit["sparkSubmitParameters"]
+        # The user's [spark.emr-serverless] settings and the Pipes parameters, both
+        assert "--conf spark.sql.shuffle.partitions=1" in submit["sparkSubmitParameters"]
+        assert "--dagster-pipes-context" in submit["entryPointArguments"]
         states = local_emr.job_run_states()
         assert [states[key] for key in states if key.startswith(run["applicationId"])][
             -1
@@ -546,19 +553,31 @@ def test_steps_on_a_named_cluster_install_the_bundle_and_leave_it_running(
 
 
 @pytest.mark.pyspark
-@pytest.mark.fault_case(9, "emr")
+@pytest.mark.parametrize(
+    "engine",
+    [
+        pytest.param("emr", marks=pytest.mark.fault_case(9, "emr")),
+        pytest.param("emr-serverless", marks=pytest.mark.fault_case(9, "emr-serverless")),
+    ],
+)
 def test_a_driver_killed_mid_stream_fails_the_step_and_keeps_what_it_reported(
-    project: S3Project, local_emr: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    engine: str,
+    project: S3Project,
+    local_emr: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The step's Python driver is SIGKILLed after its first transform reported, before
-    Pipes' closing message: the step fails naming EMR's verdict, the first asset stays
-    materialized, no later one is, and the cluster is terminated."""
+    Pipes' closing message: the step fails naming the platform's verdict, the first asset
+    stays materialized, no later one is, and the compute ends (the cluster terminated, the
+    job run failed)."""
 
     def steps() -> list[int]:
         return [pid for label, pid in local_emr.processes().items() if "bootstrap" not in label]
 
+    before = set(local_emr.job_run_states())
     killed = kill_driver_after_first_report(steps)
-    result, recorder, _, _ = _run(project, "emr", tmp_path, monkeypatch)
+    result, recorder, _, _ = _run(project, engine, tmp_path, monkeypatch)
     first = killed()
     assert not result.success
     message = "\n".join(failure_messages(result).values())
@@ -566,8 +585,13 @@ def test_a_driver_killed_mid_stream_fails_the_step_and_keeps_what_it_reported(
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert first in materialized  # reported before the kill: kept
     assert materialized < {t.name for t in example.transforms}  # not the rest
-    (cluster,) = _clusters(recorder)
-    _ends(local_emr, cluster)
+    if engine == "emr":
+        (cluster,) = _clusters(recorder)
+        _ends(local_emr, cluster)
+        return
+    (job_run,) = set(local_emr.job_run_states()) - before
+    assert local_emr.job_run_states()[job_run] == "FAILED"
+    assert not any(label.startswith(job_run) for label in local_emr.processes())
 
 
 SCRIPT = """
@@ -740,15 +764,11 @@ def test_serverless_throttling_is_retried_and_sustained_throttling_cancels_the_j
         proxy.stop()
 
 
-BAD_SEEDS = """company_id,company_name,website,country
-10847,Zimmermann Antriebstechnik SA,https://www.zimmermann-antriebstechnik.ch,CH
-0,Spree Antriebstechnik KG,www.spree-antriebstechnik.de,Germany
-"""
-
-
 @pytest.mark.pyspark
 @pytest.mark.fault_case(15, "emr")
+@pytest.mark.fault_case(15, "emr-serverless")
 def test_a_contract_failure_on_emr_reads_as_on_duckdb(
+    project: S3Project,
     local_s3: Any,
     local_emr: Any,
     tmp_path_factory: pytest.TempPathFactory,
@@ -756,36 +776,29 @@ def test_a_contract_failure_on_emr_reads_as_on_duckdb(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A source that breaks its contract: the transforms reading it fail with the same report
-    on EMR as on DuckDB, their dependents are not run, nothing of them is published."""
-    endpoint = local_emr.endpoint_url
-    sections = f"""
-[aws]
-endpoint_urls = {{ emr = "{endpoint}", emr-serverless = "{endpoint}", logs = "{endpoint}" }}
-[emr]
-poll_interval_s = 0.2
-logs_wait_s = 5
-[spark.emr]
-"spark.sql.shuffle.partitions" = "1"
-"""
+    on EMR and EMR Serverless as on DuckDB, their dependents are not run, nothing of them is
+    published."""
+    serverless = project.settings("emr-serverless", tmp_path).config.emr_serverless
+    assert serverless.application_id
+    assert serverless.execution_role_arn
+    sections = _sections(
+        local_emr.endpoint_url, serverless.application_id, serverless.execution_role_arn
+    )
     bad = s3_project(local_s3, tmp_path_factory.mktemp("badseeds"), sections=sections)
     key = f"{bad.directory.name}/sample/seed_nodes.csv"
     local_emr.client("s3").put_object(Bucket=BUCKET, Key=key, Body=BAD_SEEDS.encode())
     messages = {}
-    for engine in ("duckdb", "emr"):
+    for engine in ("duckdb", "emr", "emr-serverless"):
         where = tmp_path / engine
         where.mkdir()
         result, _, settings, _ = _run(bad, engine, where, monkeypatch)
         assert not result.success
-        (message,) = failure_messages(result).values()
-        messages[engine] = {
-            line.split(":", 1)[0]: line
-            for line in message.splitlines()
-            if line.split(":", 1)[0] in {t.name for t in example.transforms}
-        }
+        messages[engine] = contract_failures(result)
         for transform in example.transforms:
             with pytest.raises(FileNotFoundError):
                 read_arrow(settings.output_location(transform.name), local_s3.options())
     assert messages["emr"] == messages["duckdb"]
+    assert messages["emr-serverless"] == messages["duckdb"]
     assert messages["emr"]["nodes"] == (
         "nodes: ContractViolation: dataset 'seed_nodes' failed contract SeedNodes: "
         "2 checks failed on 2 rows"

@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 from tests.orchestration.devserver import free_port, graphql
+from tests.processes import command_line, session_processes
 
 pytestmark = pytest.mark.s3
 
@@ -78,9 +79,9 @@ def test_the_sandbox_serves_the_s3_mode_with_the_sample_uploaded(tmp_path: Path)
         sandbox.send_signal(signal.SIGTERM)
         sandbox.wait(timeout=90)
         deadline = time.monotonic() + 30
-        while _in_session(sandbox.pid) and time.monotonic() < deadline:
+        while _alive(sandbox.pid) and time.monotonic() < deadline:
             time.sleep(0.5)
-        assert _in_session(sandbox.pid) == [], "processes outlived the sandbox"
+        assert _alive(sandbox.pid) == [], "processes outlived the sandbox"
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(sandbox.pid, signal.SIGKILL)
@@ -93,15 +94,6 @@ def test_the_sandbox_serves_the_s3_mode_with_the_sample_uploaded(tmp_path: Path)
     assert 'endpoint_url = "http://127.0.0.1:' in config
 
 
-def _in_session(sid: int) -> list[str]:
-    """The command lines of the processes of session ``sid`` still alive."""
-    alive = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            cmdline = (stat.parent / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(fields[3]) == sid and fields[0] != "Z":  # fields: state, ppid, pgrp, session
-            alive.append(cmdline.replace(b"\0", b" ").decode(errors="replace")[:200])
-    return alive
+def _alive(session: int) -> list[str]:
+    """The command lines of the live processes of ``session``."""
+    return [command_line(pid) for pid in session_processes(session)]
